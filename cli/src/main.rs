@@ -1,0 +1,30 @@
+//! `kwasm`: run WebAssembly programs and spec scripts.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage:
+  kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]] [--env K=V]
+            [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] FILE.wasm [ARGS...]
+  kwasm wast [--tier T] [--knob NAME=VALUE] FILE.wast...
+  kwasm knobs          list every knob with its default, range and meaning";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") => kwasm_cli::run::main(&args[1..]),
+        Some("wast") => kwasm_cli::wast::main(&args[1..]),
+        Some("knobs") => {
+            print!("{}", kwasm_runtime::Knobs::default().table());
+            ExitCode::SUCCESS
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! (being written)
+/// `kwasm run`.
+pub fn main(_args: &[String]) -> std::process::ExitCode {
+    std::process::ExitCode::FAILURE
+}

@@ -1,0 +1,275 @@
+//! What a host must provide to run WebAssembly: clocks, randomness, I/O on host handles,
+//! sockets and an interruption check. User space implements it over std (`cli/`), the kernel
+//! module over kernel APIs (`kmod/`). The runtime never touches the host except through here.
+//!
+//! Host resources are named by opaque [`HostHandle`]s that the platform hands out (for example
+//! file descriptors of the user-space process). Errors are WASI errno values ([`Errno`]) so that
+//! WASI can pass them straight to the guest.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A WASI errno value (see `wasi::errno`).
+pub type Errno = u16;
+
+/// An opaque host resource (file, directory, socket), owned by the platform.
+pub type HostHandle = u64;
+
+/// What the platform wants after a fuel slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    /// Keep running.
+    Continue,
+    /// Stop the program: it traps with [`crate::TrapKind::Interrupted`].
+    Stop,
+}
+
+/// A WASI clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// Wall-clock time since the Unix epoch.
+    Realtime,
+    /// Monotonic time.
+    Monotonic,
+    /// CPU time of this process.
+    ProcessCpu,
+    /// CPU time of this thread.
+    ThreadCpu,
+}
+
+/// The kind of a host file object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// Unknown.
+    Unknown,
+    /// Block device.
+    BlockDevice,
+    /// Character device (terminals, /dev/null).
+    CharDevice,
+    /// Directory.
+    Directory,
+    /// Regular file.
+    Regular,
+    /// Datagram socket.
+    SocketDgram,
+    /// Stream socket.
+    SocketStream,
+    /// Symbolic link.
+    Symlink,
+}
+
+/// Metadata of a host file object (WASI `filestat`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileStat {
+    /// Device id.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Kind of file.
+    pub kind: Option<FileKind>,
+    /// Link count.
+    pub nlink: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Access time, ns since epoch.
+    pub atim: u64,
+    /// Modification time, ns since epoch.
+    pub mtim: u64,
+    /// Status change time, ns since epoch.
+    pub ctim: u64,
+}
+
+/// How to open a path (a subset of WASI `oflags` + rights, already decoded).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing.
+    pub write: bool,
+    /// Create if missing.
+    pub create: bool,
+    /// Fail if it exists (with `create`).
+    pub exclusive: bool,
+    /// Truncate to zero length.
+    pub truncate: bool,
+    /// Append on every write.
+    pub append: bool,
+    /// Must be a directory.
+    pub directory: bool,
+    /// Do not follow a symlink in the last component.
+    pub nofollow: bool,
+    /// Non-blocking I/O.
+    pub nonblock: bool,
+}
+
+/// Where [`Platform::seek`] counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whence {
+    /// From the start.
+    Start,
+    /// From the current position.
+    Current,
+    /// From the end.
+    End,
+}
+
+/// One directory entry.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    /// Inode.
+    pub ino: u64,
+    /// Kind.
+    pub kind: FileKind,
+    /// Name (no slashes).
+    pub name: String,
+}
+
+/// A readiness question for [`Platform::poll`].
+#[derive(Clone, Copy, Debug)]
+pub struct PollRequest {
+    /// The handle to watch.
+    pub handle: HostHandle,
+    /// Wait for readability (else writability).
+    pub read: bool,
+}
+
+/// Everything the host provides. Every method has a safe default that reports "not supported"
+/// (`ENOSYS`/`ENOTSUP`), so a minimal platform (say, a compute-only kernel test) needs only a few.
+pub trait Platform: Send {
+    /// Called between fuel slices: check for signals, yield the CPU, or ask to stop.
+    fn check_interrupt(&mut self) -> Interruption {
+        Interruption::Continue
+    }
+
+    /// Current time of `clock` in nanoseconds.
+    fn clock_time(&mut self, clock: Clock) -> Result<u64, Errno> {
+        let _ = clock;
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Resolution of `clock` in nanoseconds.
+    fn clock_resolution(&mut self, clock: Clock) -> Result<u64, Errno> {
+        let _ = clock;
+        Ok(1)
+    }
+
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn random(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
+        let _ = buf;
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Reads from a handle at its current position (or at `offset` when given).
+    fn read(&mut self, h: HostHandle, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        let _ = (h, buf, offset);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Writes to a handle at its current position (or at `offset` when given).
+    fn write(&mut self, h: HostHandle, buf: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        let _ = (h, buf, offset);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Moves the position of a handle; returns the new position.
+    fn seek(&mut self, h: HostHandle, offset: i64, whence: Whence) -> Result<u64, Errno> {
+        let _ = (h, offset, whence);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Metadata of an open handle.
+    fn stat(&mut self, h: HostHandle) -> Result<FileStat, Errno> {
+        let _ = h;
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Closes a handle the platform gave out.
+    fn close(&mut self, h: HostHandle) -> Result<(), Errno> {
+        let _ = h;
+        Ok(())
+    }
+
+    /// Opens `path` relative to the directory handle `dir`. The platform must guarantee that the
+    /// result lies beneath `dir`: no `..`, absolute path or symlink may escape it.
+    fn open_at(&mut self, dir: HostHandle, path: &str, opts: OpenOptions) -> Result<HostHandle, Errno> {
+        let _ = (dir, path, opts);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Metadata of `path` beneath `dir` (same containment rules as [`Platform::open_at`]).
+    fn stat_at(&mut self, dir: HostHandle, path: &str, follow: bool) -> Result<FileStat, Errno> {
+        let _ = (dir, path, follow);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Creates a directory beneath `dir`.
+    fn mkdir_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        let _ = (dir, path);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Removes a file beneath `dir`.
+    fn unlink_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        let _ = (dir, path);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Removes an empty directory beneath `dir`.
+    fn rmdir_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        let _ = (dir, path);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Renames beneath directories.
+    fn rename_at(&mut self, from_dir: HostHandle, from: &str, to_dir: HostHandle, to: &str) -> Result<(), Errno> {
+        let _ = (from_dir, from, to_dir, to);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// All entries of a directory handle (including `.` and `..`).
+    fn read_dir(&mut self, dir: HostHandle) -> Result<Vec<DirEntry>, Errno> {
+        let _ = dir;
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Accepts a connection on a listening socket handle.
+    fn sock_accept(&mut self, listener: HostHandle, nonblock: bool) -> Result<HostHandle, Errno> {
+        let _ = (listener, nonblock);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Shuts down a connected socket (`how`: 1 read, 2 write, 3 both).
+    fn sock_shutdown(&mut self, sock: HostHandle, how: u8) -> Result<(), Errno> {
+        let _ = (sock, how);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Sets or clears non-blocking mode of a handle.
+    fn set_nonblocking(&mut self, h: HostHandle, nonblock: bool) -> Result<(), Errno> {
+        let _ = (h, nonblock);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Waits until one of `requests` is ready or `timeout_ns` passes (`None`: forever).
+    /// Returns one flag per request: ready or not.
+    fn poll(&mut self, requests: &[PollRequest], timeout_ns: Option<u64>) -> Result<Vec<bool>, Errno> {
+        let _ = (requests, timeout_ns);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Sleeps for `ns` nanoseconds.
+    fn sleep(&mut self, ns: u64) -> Result<(), Errno> {
+        let _ = ns;
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Gives the CPU to someone else for a moment.
+    fn yield_now(&mut self) {}
+}
+
+/// A platform that provides nothing but the defaults: no I/O, no clocks. Used by the spec test
+/// runner and by tests that only compute.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct NullPlatform;
+
+impl Platform for NullPlatform {}
