@@ -1,1 +1,30 @@
-fn main() {}
+//! `cargo xtask …`: project automation (benchmarks, kernel-target checks; later kernel build and VM).
+
+mod bench;
+mod nostd;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+  bench [ARGS]       build the compute workloads and compare native vs kwasm tiers
+  nostd-check        build runtime + interp as a no_std staticlib for x86_64-unknown-none";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::main(&args[1..]),
+        Some("nostd-check") => nostd::main(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
