@@ -322,7 +322,11 @@ impl Module {
             func_names: Vec::new(),
         };
         let mut allocs = wasmparser::FuncValidatorAllocations::default();
-        for payload in Parser::new(0).parse_all(&bytes) {
+        // The parser decodes with every feature by default (e.g. 64-bit memory limits, which
+        // would accept overlong 32-bit LEBs); decode only what kwasm validates.
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        for payload in parser.parse_all(&bytes) {
             let payload = payload?;
             match validator.payload(&payload)? {
                 wasmparser::ValidPayload::Func(func, body) => {
