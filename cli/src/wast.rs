@@ -1,5 +1,122 @@
-//! (being written)
-/// `kwasm wast`.
-pub fn main(_args: &[String]) -> std::process::ExitCode {
-    std::process::ExitCode::FAILURE
+//! `kwasm wast`: runs WebAssembly spec scripts (`.wast`) and reports every directive.
+//!
+//! Each file gets a fresh [`kwasm_runtime::Store`] on the tier chosen by the knobs (so the same
+//! runner checks every tier), with the reference interpreter's `spectest` module available for
+//! import. Every directive counts as passed, failed (with line:col and a one-line reason) or
+//! skipped (only if the skip list names it, with the list's reason). The same code drives the
+//! `cli/tests/spec.rs` integration test.
+
+mod report;
+mod runner;
+mod skips;
+mod spectest;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kwasm_runtime::Knobs;
+
+pub use report::{FileReport, Note, Totals};
+pub use runner::{run_file, run_text};
+pub use skips::{display_name, SkipEntry, SkipList};
+
+/// Stack size of the thread scripts run on. Tiers may recurse natively per wasm call, and
+/// `assert_exhaustion` drives them to `max_call_depth`, deeper than a default 2 MiB thread
+/// stack allows (the memory is only touched as far as it is used).
+pub const SCRIPT_STACK_SIZE: usize = 1 << 30;
+
+const USAGE: &str =
+    "usage: kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
+
+/// Runs `f` on a thread with a [`SCRIPT_STACK_SIZE`] stack and returns what it returns.
+pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("wast".into())
+            .stack_size(SCRIPT_STACK_SIZE)
+            .spawn_scoped(s, f)
+            .expect("cannot spawn the script thread");
+        // Panics inside scripts are caught per file; this only fails if reporting itself panicked.
+        handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Runs `files` one after another, printing each file's report as soon as it is done, then the
+/// totals. Returns every report.
+pub fn run_and_print(
+    files: &[PathBuf],
+    knobs: &Knobs,
+    skips: &SkipList,
+) -> (Vec<FileReport>, Totals) {
+    on_script_stack(|| {
+        let mut totals = Totals::default();
+        let mut reports = Vec::with_capacity(files.len());
+        for path in files {
+            let r = run_file(path, &display_name(path), knobs, skips);
+            print!("{}", r.render());
+            totals.add(&r);
+            reports.push(r);
+        }
+        println!("{}", totals.summary());
+        (reports, totals)
+    })
+}
+
+/// Command-line options of `kwasm wast`.
+struct Options {
+    knobs: Knobs,
+    skips: SkipList,
+    files: Vec<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut knobs = Knobs::default();
+    let mut skips = SkipList::default();
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs {what}"))
+        };
+        match a.as_str() {
+            "--tier" => knobs.set_text(&format!("tier={}", value("a tier name")?))?,
+            "--knob" => knobs.set_text(&value("NAME=VALUE")?)?,
+            "--skips" => skips = SkipList::load(Path::new(&value("a file")?))?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
+            _ => files.push(PathBuf::from(a)),
+        }
+    }
+    if files.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok(Options {
+        knobs,
+        skips,
+        files,
+    })
+}
+
+/// `kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...`: prints
+/// `file: passed P failed F skipped S` per file (with its failures and skips) and a total; the
+/// exit status is 0 iff nothing failed.
+pub fn main(args: &[String]) -> ExitCode {
+    let opts = match parse_args(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (_, totals) = run_and_print(&opts.files, &opts.knobs, &opts.skips);
+    if totals.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

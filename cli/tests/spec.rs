@@ -1,0 +1,94 @@
+//! The WebAssembly spec test suite, run through `kwasm wast`'s runner on each tier.
+//!
+//! Runs every non-SIMD `.wast` at the top of the testsuite plus the tail-call and extended-const
+//! proposals (the post-2.0 features kwasm enables). The testsuite lives at
+//! `<repo>/../shared/testsuite` unless `KWASM_TESTSUITE` names another directory; a missing
+//! testsuite is a failure, never a silent pass. Skips come only from `<repo>/tests/spec-skips.txt`.
+//!
+//! To cover another tier, add one `#[test]` that calls [`run_suite`] with its name.
+
+use std::path::{Path, PathBuf};
+
+use kwasm_cli::wast::{self, SkipList};
+use kwasm_runtime::Knobs;
+
+/// Proposal directories whose scripts run too, because kwasm enables those features.
+const PROPOSALS: &[&str] = &["tail-call", "extended-const"];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn testsuite_dir() -> PathBuf {
+    match std::env::var_os("KWASM_TESTSUITE") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared/testsuite"),
+    }
+}
+
+/// The `.wast` files in `dir` (sorted) whose file name `keep` accepts.
+fn wast_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .filter(|p| keep(&p.file_name().unwrap_or_default().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every script the suite runs; panics (fails the test) if the testsuite is missing or empty.
+fn suite_files() -> Vec<PathBuf> {
+    let root = testsuite_dir();
+    assert!(
+        root.is_dir(),
+        "spec testsuite not found at {} (set KWASM_TESTSUITE to its directory)",
+        root.display()
+    );
+    let mut files = wast_files(&root, |name| !name.starts_with("simd_"));
+    for p in PROPOSALS {
+        files.extend(wast_files(&root.join("proposals").join(p), |_| true));
+    }
+    assert!(!files.is_empty(), "no .wast files under {}", root.display());
+    files
+}
+
+/// Runs the suite on `tier` and fails if any directive failed.
+fn run_suite(tier: &str) {
+    let files = suite_files();
+    let skips =
+        SkipList::load(&repo_root().join("tests/spec-skips.txt")).unwrap_or_else(|e| panic!("{e}"));
+    let mut knobs = Knobs::default();
+    knobs.set_text(&format!("tier={tier}")).expect("tier knob");
+    println!(
+        "spec suite on tier {tier}: {} files from {}",
+        files.len(),
+        testsuite_dir().display()
+    );
+    let (reports, totals) = wast::run_and_print(&files, &knobs, &skips);
+    warn_unused_skips(&skips, &reports);
+    assert_eq!(totals.failed, 0, "tier {tier}: {}", totals.summary());
+}
+
+/// Skip entries that matched nothing are stale: say so, so they get removed.
+fn warn_unused_skips(skips: &SkipList, reports: &[wast::FileReport]) {
+    for e in skips.entries() {
+        let used = reports
+            .iter()
+            .filter(|r| r.name == e.file)
+            .any(|r| r.skips.iter().any(|s| e.line.is_none_or(|l| l == s.line)));
+        if !used {
+            println!(
+                "warning: unused skip entry {}:{:?} ({})",
+                e.file, e.line, e.reason
+            );
+        }
+    }
+}
+
+#[test]
+fn spec_interp() {
+    run_suite("interp");
+}
