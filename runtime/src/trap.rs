@@ -18,6 +18,8 @@ pub enum TrapKind {
     IntegerOverflow,
     /// Float-to-int conversion of NaN.
     InvalidConversionToInteger,
+    /// `call_indirect` with an index outside the table.
+    UndefinedElement,
     /// `call_indirect` on a null table entry.
     IndirectCallToNull,
     /// `call_indirect` whose callee has another signature.
@@ -44,6 +46,7 @@ impl TrapKind {
             TrapKind::IntegerDivideByZero => "integer divide by zero",
             TrapKind::IntegerOverflow => "integer overflow",
             TrapKind::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapKind::UndefinedElement => "undefined element",
             TrapKind::IndirectCallToNull => "uninitialized element",
             TrapKind::IndirectCallTypeMismatch => "indirect call type mismatch",
             TrapKind::CallStackExhausted => "call stack exhausted",
@@ -70,6 +73,7 @@ impl TrapKind {
             TrapKind::Interrupted => 11,
             TrapKind::Exit(_) => 12,
             TrapKind::Host(_) => 13,
+            TrapKind::UndefinedElement => 14,
         }
     }
 }

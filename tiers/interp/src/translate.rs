@@ -1,0 +1,853 @@
+//! Translation of validated wasm function bodies into [`InterpFunc`] code, in one pass.
+//!
+//! The translator mirrors the wasm operand stack at compile time. Each entry is either already in
+//! its *canonical* slot (`num_locals + stack position`) or still lives in a local (`local.get` is
+//! deferred until the value must be moved). Deferred locals are materialized before anything that
+//! could change the local or merge control flow, so the run-time code never needs to know.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use kwasm_runtime::module::Module;
+use kwasm_runtime::store::FuncKind;
+use kwasm_runtime::{Error, FuncAddr, Store, ValType};
+use wasmparser::{BlockType, Operator};
+
+use crate::code::{Instr, InterpFunc, Slot};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opd {
+    /// In its canonical slot.
+    Canonical,
+    /// The current value of this local.
+    Local(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CtrlKind {
+    Func,
+    Block,
+    Loop,
+    If,
+    Else,
+}
+
+struct Ctrl {
+    kind: CtrlKind,
+    /// Operand-stack height below the block's parameters.
+    height: usize,
+    params: u32,
+    results: u32,
+    /// Loop header (branch target of a loop).
+    start: u32,
+    /// Forward jumps to patch with the end address.
+    patches: Vec<usize>,
+    /// The conditional jump of an `if` that goes to the `else` arm (or the end).
+    else_jump: Option<usize>,
+}
+
+struct Translator<'m> {
+    module: &'m Module,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    offset: u32,
+    num_locals: u32,
+    stack: Vec<Opd>,
+    max_height: usize,
+    ctrl: Vec<Ctrl>,
+    /// Index of the last instruction if it wrote the canonical slot of the stack top.
+    last_result: Option<usize>,
+    reachable: bool,
+    /// Nesting depth of blocks opened inside unreachable code (skipped entirely).
+    dead_depth: u32,
+    /// Fuel counters: the `Fuel` instruction to patch (None for the function entry) and count.
+    fuel: Vec<(Option<usize>, u32)>,
+    indirect: Vec<(u32, u32)>,
+    table_pairs: Vec<(u32, u32)>,
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::Unsupported(format!("{what} (the interpreter covers Wasm 2.0 without SIMD)"))
+}
+
+/// Translates the function at store address `func`.
+pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
+    let f = &store.funcs[func as usize];
+    let FuncKind::Wasm { instance, func_index } = f.kind else {
+        return Err(Error::Other("host functions are not translated".into()));
+    };
+    let module = &store.instance(instance).module;
+    let def = func_index - module.num_imported_funcs;
+    let ty = module.func_type(func_index);
+    if ty.params.iter().chain(&ty.results).any(|t| *t == ValType::V128) {
+        return Err(unsupported("v128 values"));
+    }
+    let body = module.body_reader(def);
+    let mut num_locals = ty.params.len() as u64;
+    for l in body.get_locals_reader()? {
+        let (n, t) = l?;
+        if ValType::from_wasmparser(t) == Some(ValType::V128) {
+            return Err(unsupported("v128 locals"));
+        }
+        num_locals += n as u64;
+    }
+    if num_locals > 1 << 20 {
+        return Err(Error::Resource(format!("function {func_index} has {num_locals} locals")));
+    }
+    let mut t = Translator {
+        module,
+        code: Vec::new(),
+        offsets: Vec::new(),
+        offset: 0,
+        num_locals: num_locals as u32,
+        stack: Vec::new(),
+        max_height: 0,
+        ctrl: Vec::new(),
+        last_result: None,
+        reachable: true,
+        dead_depth: 0,
+        fuel: alloc::vec![(None, 0)],
+        indirect: Vec::new(),
+        table_pairs: Vec::new(),
+    };
+    t.ctrl.push(Ctrl {
+        kind: CtrlKind::Func,
+        height: 0,
+        params: 0,
+        results: ty.results.len() as u32,
+        start: 0,
+        patches: Vec::new(),
+        else_jump: None,
+    });
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset()?;
+        t.offset = offset as u32;
+        t.op(op)?;
+    }
+    let frame_size = t.num_locals as usize + t.max_height + 1;
+    if frame_size > u32::MAX as usize / 2 {
+        return Err(Error::Resource("function frame too large".into()));
+    }
+    Ok(InterpFunc {
+        code: t.code,
+        offsets: t.offsets,
+        frame_size: frame_size as u32,
+        num_params: ty.params.len() as u32,
+        num_locals: t.num_locals,
+        num_results: ty.results.len() as u32,
+        entry_fuel: t.fuel[0].1.max(1),
+        func_index,
+        instance,
+        indirect: t.indirect,
+        table_pairs: t.table_pairs,
+    })
+}
+
+impl Translator<'_> {
+    fn canonical(&self, pos: usize) -> Slot {
+        self.num_locals + pos as Slot
+    }
+
+    fn slot_of(&self, pos: usize) -> Slot {
+        match self.stack[pos] {
+            Opd::Canonical => self.canonical(pos),
+            Opd::Local(l) => l,
+        }
+    }
+
+    fn push(&mut self) {
+        self.stack.push(Opd::Canonical);
+        self.max_height = self.max_height.max(self.stack.len());
+    }
+
+    fn pop(&mut self) -> Slot {
+        let pos = self.stack.len() - 1;
+        let s = self.slot_of(pos);
+        self.stack.pop();
+        s
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.offsets.push(self.offset);
+        self.last_result = None;
+        self.code.len() - 1
+    }
+
+    /// Emits an instruction that writes the new stack top and pushes it.
+    fn emit_result(&mut self, make: impl FnOnce(Slot) -> Instr) {
+        let dst = self.canonical(self.stack.len());
+        let idx = self.emit(make(dst));
+        self.push();
+        self.last_result = Some(idx);
+    }
+
+    fn materialize(&mut self, pos: usize) {
+        if let Opd::Local(l) = self.stack[pos] {
+            let dst = self.canonical(pos);
+            self.emit(Instr::Copy { dst, src: l });
+            self.stack[pos] = Opd::Canonical;
+        }
+    }
+
+    fn materialize_top(&mut self, n: usize) {
+        let h = self.stack.len();
+        for pos in h - n..h {
+            self.materialize(pos);
+        }
+    }
+
+    fn materialize_all(&mut self) {
+        for pos in 0..self.stack.len() {
+            self.materialize(pos);
+        }
+    }
+
+    fn materialize_local(&mut self, local: u32) {
+        for pos in 0..self.stack.len() {
+            if self.stack[pos] == Opd::Local(local) {
+                self.materialize(pos);
+            }
+        }
+    }
+
+    fn unary(&mut self, make: fn(Slot, Slot) -> Instr) {
+        let src = self.pop();
+        self.emit_result(|dst| make(dst, src));
+    }
+
+    fn binary(&mut self, make: fn(Slot, Slot, Slot) -> Instr) {
+        let b = self.pop();
+        let a = self.pop();
+        self.emit_result(|dst| make(dst, a, b));
+    }
+
+    /// If the stack top was just produced by a `Const`, removes that instruction and returns it.
+    fn take_const_top(&mut self) -> Option<u64> {
+        let idx = self.last_result?;
+        if idx + 1 != self.code.len() {
+            return None;
+        }
+        if let Instr::Const { lo, hi, .. } = self.code[idx] {
+            self.code.pop();
+            self.offsets.pop();
+            self.last_result = None;
+            self.stack.pop();
+            return Some((hi as u64) << 32 | lo as u64);
+        }
+        None
+    }
+
+    fn add_imm(&mut self, is64: bool, negate: bool, make: fn(Slot, Slot, Slot) -> Instr) {
+        if let Some(c) = self.take_const_top() {
+            let imm = if is64 { c as i64 } else { c as u32 as i32 as i64 };
+            let imm = if negate { imm.checked_neg() } else { Some(imm) };
+            if let Some(imm) = imm.and_then(|i| i32::try_from(i).ok()) {
+                let a = self.pop();
+                if is64 {
+                    self.emit_result(|dst| Instr::I64AddImm { dst, a, imm });
+                } else {
+                    self.emit_result(|dst| Instr::I32AddImm { dst, a, imm });
+                }
+                return;
+            }
+            // Does not fit: put the constant back.
+            self.emit_result(|dst| Instr::Const { dst, lo: c as u32, hi: (c >> 32) as u32 });
+        }
+        self.binary(make);
+    }
+
+    fn load(&mut self, offset: u64, make: fn(Slot, Slot, u32) -> Instr) {
+        let addr = self.pop();
+        self.emit_result(|dst| make(dst, addr, offset as u32));
+    }
+
+    fn store(&mut self, offset: u64, make: fn(Slot, Slot, u32) -> Instr) {
+        let val = self.pop();
+        let addr = self.pop();
+        self.emit(make(addr, val, offset as u32));
+    }
+
+    fn constant(&mut self, v: u64) {
+        self.emit_result(|dst| Instr::Const { dst, lo: v as u32, hi: (v >> 32) as u32 });
+    }
+
+    fn block_arity(&self, bt: BlockType) -> Result<(u32, u32), Error> {
+        Ok(match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(t) => {
+                if ValType::from_wasmparser(t) == Some(ValType::V128) {
+                    return Err(unsupported("v128 values"));
+                }
+                (0, 1)
+            }
+            BlockType::FuncType(i) => {
+                let ft = &self.module.types[i as usize];
+                (ft.params.len() as u32, ft.results.len() as u32)
+            }
+        })
+    }
+
+    fn push_ctrl(&mut self, kind: CtrlKind, bt: BlockType) -> Result<(), Error> {
+        let (params, results) = self.block_arity(bt)?;
+        self.materialize_all();
+        let start = self.pc();
+        self.ctrl.push(Ctrl {
+            kind,
+            height: self.stack.len() - params as usize,
+            params,
+            results,
+            start,
+            patches: Vec::new(),
+            else_jump: None,
+        });
+        Ok(())
+    }
+
+    fn patch(&mut self, idx: usize, target: u32) {
+        match &mut self.code[idx] {
+            Instr::Br { target: t }
+            | Instr::BrIfEqz { target: t, .. }
+            | Instr::BrIfNez { target: t, .. }
+            | Instr::BrIfI32Eq { target: t, .. }
+            | Instr::BrIfI32Ne { target: t, .. }
+            | Instr::BrIfI32LtS { target: t, .. }
+            | Instr::BrIfI32LtU { target: t, .. }
+            | Instr::BrIfI32GeS { target: t, .. }
+            | Instr::BrIfI32GeU { target: t, .. } => *t = target,
+            other => unreachable!("patching a non-branch {other:?}"),
+        }
+    }
+
+    /// Emits a jump instruction to label `depth` (forward targets are patched later).
+    fn jump_instr(&mut self, depth: u32, instr: Instr) {
+        let label = self.ctrl.len() - 1 - depth as usize;
+        let idx = self.emit(instr);
+        if self.ctrl[label].kind == CtrlKind::Loop {
+            let start = self.ctrl[label].start;
+            self.patch(idx, start);
+        } else {
+            self.ctrl[label].patches.push(idx);
+        }
+    }
+
+    fn label_arity(&self, depth: u32) -> usize {
+        let c = &self.ctrl[self.ctrl.len() - 1 - depth as usize];
+        (if c.kind == CtrlKind::Loop { c.params } else { c.results }) as usize
+    }
+
+    /// The moves a branch to `depth` needs: (dst, src) pairs, in a safe order.
+    fn branch_moves(&self, depth: u32) -> Vec<(Slot, Slot)> {
+        let label = self.ctrl.len() - 1 - depth as usize;
+        let arity = self.label_arity(depth);
+        let h = self.stack.len();
+        let dst_base = if label == 0 { 0 } else { self.canonical(self.ctrl[label].height) };
+        (0..arity)
+            .map(|i| (dst_base + i as Slot, self.slot_of(h - arity + i)))
+            .filter(|(d, s)| d != s)
+            .collect()
+    }
+
+    /// Emits the moves and the jump of a taken branch to `depth`.
+    fn emit_branch(&mut self, depth: u32) {
+        if depth as usize == self.ctrl.len() - 1 {
+            self.emit_return();
+            return;
+        }
+        for (dst, src) in self.branch_moves(depth) {
+            self.emit(Instr::Copy { dst, src });
+        }
+        self.jump_instr(depth, Instr::Br { target: 0 });
+    }
+
+    /// Emits the moves of the results into slots `0..n` and the `Return`. Does not change the
+    /// compile-time stack, because conditional returns (`br_if`, `br_table`) fall through.
+    fn emit_return(&mut self) {
+        let n = self.ctrl[0].results as usize;
+        let h = self.stack.len();
+        if n == 1 {
+            let src = self.slot_of(h - 1);
+            if src != 0 {
+                self.emit(Instr::Copy { dst: 0, src });
+            }
+        } else if n > 1 {
+            // Results may come from locals that earlier moves would overwrite: stage them in
+            // their canonical slots first, which lie above every result slot.
+            for pos in h - n..h {
+                if let Opd::Local(l) = self.stack[pos] {
+                    let dst = self.canonical(pos);
+                    self.emit(Instr::Copy { dst, src: l });
+                }
+            }
+            let src = self.canonical(h - n);
+            if src != 0 {
+                self.emit(Instr::CopyRange { dst: 0, src, n: n as u32 });
+            }
+        }
+        self.emit(Instr::Return {});
+    }
+
+    fn set_unreachable(&mut self) {
+        self.reachable = false;
+    }
+
+    /// If the stack top was just computed by a fusable comparison, removes it and returns the
+    /// fused conditional branch builder; `negate` asks for the branch-if-false form.
+    fn take_compare(&mut self, negate: bool) -> Option<Instr> {
+        let idx = self.last_result?;
+        if idx + 1 != self.code.len() {
+            return None;
+        }
+        let t = 0;
+        let fused = match (self.code[idx], negate) {
+            (Instr::I32Eq { a, b, .. }, false) | (Instr::I32Ne { a, b, .. }, true) => Instr::BrIfI32Eq { a, b, target: t },
+            (Instr::I32Ne { a, b, .. }, false) | (Instr::I32Eq { a, b, .. }, true) => Instr::BrIfI32Ne { a, b, target: t },
+            (Instr::I32LtS { a, b, .. }, false) | (Instr::I32GeS { a, b, .. }, true) => Instr::BrIfI32LtS { a, b, target: t },
+            (Instr::I32LtU { a, b, .. }, false) | (Instr::I32GeU { a, b, .. }, true) => Instr::BrIfI32LtU { a, b, target: t },
+            (Instr::I32GeS { a, b, .. }, false) | (Instr::I32LtS { a, b, .. }, true) => Instr::BrIfI32GeS { a, b, target: t },
+            (Instr::I32GeU { a, b, .. }, false) | (Instr::I32LtU { a, b, .. }, true) => Instr::BrIfI32GeU { a, b, target: t },
+            (Instr::I32GtS { a, b, .. }, false) | (Instr::I32LeS { a, b, .. }, true) => Instr::BrIfI32LtS { a: b, b: a, target: t },
+            (Instr::I32GtU { a, b, .. }, false) | (Instr::I32LeU { a, b, .. }, true) => Instr::BrIfI32LtU { a: b, b: a, target: t },
+            (Instr::I32LeS { a, b, .. }, false) | (Instr::I32GtS { a, b, .. }, true) => Instr::BrIfI32GeS { a: b, b: a, target: t },
+            (Instr::I32LeU { a, b, .. }, false) | (Instr::I32GtU { a, b, .. }, true) => Instr::BrIfI32GeU { a: b, b: a, target: t },
+            (Instr::I32Eqz { src, .. }, false) => Instr::BrIfEqz { cond: src, target: t },
+            (Instr::I32Eqz { src, .. }, true) => Instr::BrIfNez { cond: src, target: t },
+            _ => return None,
+        };
+        self.code.pop();
+        self.offsets.pop();
+        self.last_result = None;
+        self.stack.pop();
+        Some(fused)
+    }
+
+    /// Pops an i32 condition and returns a conditional jump that is taken when the condition is
+    /// true (`negate == false`) or false (`negate == true`); its target is filled in later.
+    fn cond_jump(&mut self, negate: bool) -> Instr {
+        if let Some(fused) = self.take_compare(negate) {
+            return fused;
+        }
+        let cond = self.pop();
+        if negate {
+            Instr::BrIfEqz { cond, target: 0 }
+        } else {
+            Instr::BrIfNez { cond, target: 0 }
+        }
+    }
+
+    fn local_set(&mut self, local: u32, tee: bool) {
+        let pos = self.stack.len() - 1;
+        let top_is_fresh = self.stack[pos] == Opd::Canonical
+            && self.last_result == Some(self.code.len() - 1)
+            && !self.stack.contains(&Opd::Local(local));
+        if top_is_fresh {
+            let canonical = self.canonical(pos);
+            let last = self.code.len() - 1;
+            if let Some(dst) = self.code[last].result_slot_mut() {
+                if *dst == canonical {
+                    *dst = local;
+                    self.last_result = None;
+                    self.stack.pop();
+                    if tee {
+                        self.stack.push(Opd::Local(local));
+                    }
+                    return;
+                }
+            }
+        }
+        let src = self.pop();
+        self.materialize_local(local);
+        if src != local {
+            self.emit(Instr::Copy { dst: local, src });
+        }
+        if tee {
+            self.stack.push(Opd::Local(local));
+        }
+    }
+
+    fn call(&mut self, type_params: usize, type_results: usize, make: impl FnOnce(Slot) -> Instr) {
+        self.materialize_top(type_params);
+        let base = self.canonical(self.stack.len() - type_params);
+        self.stack.truncate(self.stack.len() - type_params);
+        self.emit(make(base));
+        for _ in 0..type_results {
+            self.push();
+        }
+    }
+
+    /// Materializes the top `n` operands, pops them and returns the slot of the lowest.
+    fn operands(&mut self, n: usize) -> Slot {
+        self.materialize_top(n);
+        let base = self.canonical(self.stack.len() - n);
+        self.stack.truncate(self.stack.len() - n);
+        base
+    }
+
+    fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Instr as I;
+        use Operator as O;
+        if !self.reachable {
+            match op {
+                O::Block { .. } | O::Loop { .. } | O::If { .. } => {
+                    self.dead_depth += 1;
+                    return Ok(());
+                }
+                O::End if self.dead_depth > 0 => {
+                    self.dead_depth -= 1;
+                    return Ok(());
+                }
+                O::Else if self.dead_depth == 0 => {}
+                O::End => {}
+                _ => return Ok(()),
+            }
+        }
+        if let Some(f) = self.fuel.last_mut() {
+            f.1 = f.1.saturating_add(1);
+        }
+        match op {
+            O::Nop => {}
+            O::Unreachable => {
+                self.emit(I::Unreachable {});
+                self.set_unreachable();
+            }
+            O::Block { blockty } => self.push_ctrl(CtrlKind::Block, blockty)?,
+            O::Loop { blockty } => {
+                self.push_ctrl(CtrlKind::Loop, blockty)?;
+                let idx = self.emit(I::Fuel { n: 0 });
+                self.fuel.push((Some(idx), 0));
+            }
+            O::If { blockty } => {
+                let jump = self.cond_jump(true);
+                self.push_ctrl(CtrlKind::If, blockty)?;
+                let idx = self.emit(jump);
+                self.ctrl.last_mut().unwrap().else_jump = Some(idx);
+            }
+            O::Else => {
+                let (height, params, results) = {
+                    let c = self.ctrl.last().unwrap();
+                    (c.height, c.params, c.results)
+                };
+                if self.reachable {
+                    self.materialize_top(results as usize);
+                    let idx = self.emit(I::Br { target: 0 });
+                    self.ctrl.last_mut().unwrap().patches.push(idx);
+                }
+                let here = self.pc();
+                if let Some(j) = self.ctrl.last_mut().unwrap().else_jump.take() {
+                    self.patch(j, here);
+                }
+                self.ctrl.last_mut().unwrap().kind = CtrlKind::Else;
+                self.stack.truncate(height);
+                for _ in 0..params {
+                    self.push();
+                }
+                self.reachable = true;
+                self.last_result = None;
+            }
+            O::End => {
+                let c = self.ctrl.pop().unwrap();
+                if c.kind == CtrlKind::Func {
+                    if self.reachable {
+                        self.ctrl.push(c);
+                        self.emit_return();
+                        self.ctrl.pop();
+                    }
+                    return Ok(());
+                }
+                if self.reachable {
+                    self.materialize_top(c.results as usize);
+                }
+                if c.kind == CtrlKind::Loop {
+                    let (idx, n) = self.fuel.pop().unwrap();
+                    if let Some(idx) = idx {
+                        self.code[idx] = I::Fuel { n: n.max(1) };
+                    }
+                }
+                let here = self.pc();
+                for p in c.patches {
+                    self.patch(p, here);
+                }
+                if let Some(j) = c.else_jump {
+                    self.patch(j, here);
+                }
+                self.stack.truncate(c.height);
+                for _ in 0..c.results {
+                    self.push();
+                }
+                self.reachable = true;
+                self.last_result = None;
+            }
+            O::Br { relative_depth } => {
+                self.emit_branch(relative_depth);
+                self.set_unreachable();
+            }
+            O::BrIf { relative_depth } => {
+                let is_return = relative_depth as usize == self.ctrl.len() - 1;
+                let jump_if_true = self.cond_jump(false);
+                if !is_return && self.branch_moves(relative_depth).is_empty() {
+                    self.jump_instr(relative_depth, jump_if_true);
+                } else {
+                    let skip = self.emit(negate_jump(jump_if_true));
+                    self.emit_branch(relative_depth);
+                    let here = self.pc();
+                    self.patch(skip, here);
+                    self.last_result = None;
+                }
+            }
+            O::BrTable { targets } => {
+                let index = self.pop();
+                let depths: Vec<u32> =
+                    targets.targets().chain(core::iter::once(Ok(targets.default()))).collect::<Result<_, _>>()?;
+                let arity = self.label_arity(targets.default());
+                self.materialize_top(arity);
+                self.emit(I::BrTable { index, len: depths.len() as u32 });
+                let first = self.code.len();
+                for &d in &depths {
+                    let plain = d as usize != self.ctrl.len() - 1 && self.branch_moves(d).is_empty();
+                    if plain {
+                        self.jump_instr(d, I::Br { target: 0 });
+                    } else {
+                        self.emit(I::Br { target: u32::MAX });
+                    }
+                }
+                for (i, &d) in depths.iter().enumerate() {
+                    if let I::Br { target: u32::MAX } = self.code[first + i] {
+                        let here = self.pc();
+                        self.code[first + i] = I::Br { target: here };
+                        self.emit_branch(d);
+                    }
+                }
+                self.set_unreachable();
+            }
+            O::Return => {
+                self.emit_return();
+                self.set_unreachable();
+            }
+            O::Call { function_index } => {
+                let ty = self.module.func_type(function_index);
+                let (p, r) = (ty.params.len(), ty.results.len());
+                self.call(p, r, |base| I::Call { func: function_index, base });
+            }
+            O::CallIndirect { type_index, table_index } => {
+                let index = self.pop();
+                let ty = &self.module.types[type_index as usize];
+                let (p, r) = (ty.params.len(), ty.results.len());
+                let aux = self.indirect.len() as u32;
+                self.indirect.push((type_index, table_index));
+                self.call(p, r, |base| I::CallIndirect { index, base, aux });
+            }
+            O::ReturnCall { function_index } => {
+                let n = self.module.func_type(function_index).params.len();
+                let src = self.operands(n);
+                self.emit(I::ReturnCall { func: function_index, src });
+                self.set_unreachable();
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                let index = self.pop();
+                let n = self.module.types[type_index as usize].params.len();
+                let src = self.operands(n);
+                let aux = self.indirect.len() as u32;
+                self.indirect.push((type_index, table_index));
+                self.emit(I::ReturnCallIndirect { index, src, aux });
+                self.set_unreachable();
+            }
+            O::Drop => {
+                self.stack.pop();
+                self.last_result = None;
+            }
+            O::Select | O::TypedSelect { .. } => {
+                let cond = self.pop();
+                let b = self.pop();
+                let pos = self.stack.len() - 1;
+                self.materialize(pos);
+                self.stack.pop();
+                let dst = self.canonical(pos);
+                self.emit(I::Select { dst, b, cond });
+                self.push();
+            }
+            O::I32ReinterpretF32 | O::F32ReinterpretI32 | O::I64ReinterpretF64 | O::F64ReinterpretI64 => {
+                // Slots hold bit patterns: nothing to do.
+            }
+            O::TypedSelectMulti { .. } => return Err(unsupported("multi-value select")),
+            O::LocalGet { local_index } => {
+                self.stack.push(Opd::Local(local_index));
+                self.max_height = self.max_height.max(self.stack.len());
+                self.last_result = None;
+            }
+            O::LocalSet { local_index } => self.local_set(local_index, false),
+            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::GlobalGet { global_index } => self.emit_result(|dst| I::GlobalGet { dst, global: global_index }),
+            O::GlobalSet { global_index } => {
+                let src = self.pop();
+                self.emit(I::GlobalSet { src, global: global_index });
+            }
+            O::I32Load { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load { dst, addr, offset }),
+            O::I64Load { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load { dst, addr, offset }),
+            O::F32Load { memarg } => self.load(memarg.offset, |dst, addr, offset| I::F32Load { dst, addr, offset }),
+            O::F64Load { memarg } => self.load(memarg.offset, |dst, addr, offset| I::F64Load { dst, addr, offset }),
+            O::I32Load8S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load8S { dst, addr, offset }),
+            O::I32Load8U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load8U { dst, addr, offset }),
+            O::I32Load16S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load16S { dst, addr, offset }),
+            O::I32Load16U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load16U { dst, addr, offset }),
+            O::I64Load8S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load8S { dst, addr, offset }),
+            O::I64Load8U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load8U { dst, addr, offset }),
+            O::I64Load16S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load16S { dst, addr, offset }),
+            O::I64Load16U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load16U { dst, addr, offset }),
+            O::I64Load32S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load32S { dst, addr, offset }),
+            O::I64Load32U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load32U { dst, addr, offset }),
+            O::I32Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store { addr, val, offset }),
+            O::I64Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store { addr, val, offset }),
+            O::F32Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::F32Store { addr, val, offset }),
+            O::F64Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::F64Store { addr, val, offset }),
+            O::I32Store8 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store8 { addr, val, offset }),
+            O::I32Store16 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store16 { addr, val, offset }),
+            O::I64Store8 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store8 { addr, val, offset }),
+            O::I64Store16 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store16 { addr, val, offset }),
+            O::I64Store32 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store32 { addr, val, offset }),
+            O::MemorySize { .. } => self.emit_result(|dst| I::MemorySize { dst }),
+            O::MemoryGrow { .. } => {
+                let dst = self.operands(1);
+                self.emit(I::MemoryGrow { dst });
+                self.push();
+            }
+            O::MemoryFill { .. } => {
+                let base = self.operands(3);
+                self.emit(I::MemoryFill { base });
+            }
+            O::MemoryCopy { .. } => {
+                let base = self.operands(3);
+                self.emit(I::MemoryCopy { base });
+            }
+            O::MemoryInit { data_index, .. } => {
+                let base = self.operands(3);
+                self.emit(I::MemoryInit { base, data: data_index });
+            }
+            O::DataDrop { data_index } => {
+                self.emit(I::DataDrop { data: data_index });
+            }
+            O::TableGet { table } => {
+                let dst = self.operands(1);
+                self.emit(I::TableGet { dst, table });
+                self.push();
+            }
+            O::TableSet { table } => {
+                let base = self.operands(2);
+                self.emit(I::TableSet { base, table });
+            }
+            O::TableSize { table } => self.emit_result(|dst| I::TableSize { dst, table }),
+            O::TableGrow { table } => {
+                let base = self.operands(2);
+                self.emit(I::TableGrow { base, table });
+                self.push();
+            }
+            O::TableFill { table } => {
+                let base = self.operands(3);
+                self.emit(I::TableFill { base, table });
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let base = self.operands(3);
+                let aux = self.table_pairs.len() as u32;
+                self.table_pairs.push((dst_table, src_table));
+                self.emit(I::TableCopy { base, aux });
+            }
+            O::TableInit { elem_index, table } => {
+                let base = self.operands(3);
+                let aux = self.table_pairs.len() as u32;
+                self.table_pairs.push((table, elem_index));
+                self.emit(I::TableInit { base, aux });
+            }
+            O::ElemDrop { elem_index } => {
+                self.emit(I::ElemDrop { elem: elem_index });
+            }
+            O::RefNull { .. } => self.constant(0),
+            O::RefIsNull => self.unary(|dst, src| I::RefIsNull { dst, src }),
+            O::RefFunc { function_index } => self.emit_result(|dst| I::RefFunc { dst, func: function_index }),
+            O::I32Const { value } => self.constant(value as u32 as u64),
+            O::I64Const { value } => self.constant(value as u64),
+            O::F32Const { value } => self.constant(value.bits() as u64),
+            O::F64Const { value } => self.constant(value.bits()),
+            O::I32Add => self.add_imm(false, false, |dst, a, b| I::I32Add { dst, a, b }),
+            O::I32Sub => self.add_imm(false, true, |dst, a, b| I::I32Sub { dst, a, b }),
+            O::I64Add => self.add_imm(true, false, |dst, a, b| I::I64Add { dst, a, b }),
+            O::I64Sub => self.add_imm(true, true, |dst, a, b| I::I64Sub { dst, a, b }),
+            other => {
+                if let Some(make) = binary_instr(&other) {
+                    self.binary(make);
+                } else if let Some(make) = unary_instr(&other) {
+                    self.unary(make);
+                } else {
+                    return Err(unsupported(&format!("operator {other:?}")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn negate_jump(i: Instr) -> Instr {
+    match i {
+        Instr::BrIfNez { cond, target } => Instr::BrIfEqz { cond, target },
+        Instr::BrIfEqz { cond, target } => Instr::BrIfNez { cond, target },
+        Instr::BrIfI32Eq { a, b, target } => Instr::BrIfI32Ne { a, b, target },
+        Instr::BrIfI32Ne { a, b, target } => Instr::BrIfI32Eq { a, b, target },
+        Instr::BrIfI32LtS { a, b, target } => Instr::BrIfI32GeS { a, b, target },
+        Instr::BrIfI32GeS { a, b, target } => Instr::BrIfI32LtS { a, b, target },
+        Instr::BrIfI32LtU { a, b, target } => Instr::BrIfI32GeU { a, b, target },
+        Instr::BrIfI32GeU { a, b, target } => Instr::BrIfI32LtU { a, b, target },
+        other => other,
+    }
+}
+
+macro_rules! map_binary {
+    ($($op:ident),* $(,)?) => {
+        fn binary_instr(op: &Operator<'_>) -> Option<fn(Slot, Slot, Slot) -> Instr> {
+            Some(match op {
+                $( Operator::$op => |dst, a, b| Instr::$op { dst, a, b }, )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+macro_rules! map_unary {
+    ($($op:ident),* $(,)?) => {
+        fn unary_instr(op: &Operator<'_>) -> Option<fn(Slot, Slot) -> Instr> {
+            Some(match op {
+                $( Operator::$op => |dst, src| Instr::$op { dst, src }, )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+map_binary! {
+    I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+    I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+    F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
+    F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+    I32Mul, I32DivS, I32DivU, I32RemS, I32RemU,
+    I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+    I64Mul, I64DivS, I64DivU, I64RemS, I64RemU,
+    I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+    F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign,
+    F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
+}
+
+map_unary! {
+    I32Eqz, I64Eqz,
+    I32Clz, I32Ctz, I32Popcnt, I64Clz, I64Ctz, I64Popcnt,
+    F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+    F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+    I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+    I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+    F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+    F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+    I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+    I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+    I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+}
