@@ -1,5 +1,977 @@
-//! (being written)
+//! `cargo xtask bench`: run the compute workloads natively and under kwasm, side by side.
+//!
+//! The workloads are the C programs in `experiments/compute/` (listed with their
+//! input sizes in `experiments/compute/workloads.tsv`), built by
+//! `experiments/build.sh` for wasm32-wasi (clang-19, wasi-libc) and natively (gcc,
+//! glibc). Every kwasm run's stdout must be byte-identical to the native run's; a
+//! mismatch is shown in the table and makes the command fail.
+//!
+//! The native column is the reference for both output and time. Note what the
+//! ratios include: the native build uses gcc and glibc, the wasm build clang and
+//! wasi-libc, so libc algorithm differences (qsort, malloc, printf) are part of
+//! the ratio; `--peers` adds wasmtime as a column to separate runtime cost from
+//! toolchain cost. Wall time is per process, so it includes module loading and
+//! translation.
 
-pub fn main(_args: &[String]) -> Result<(), String> {
-    Err("not written yet".into())
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask bench [OPTIONS]
+  --tiers T1,T2     kwasm tiers to run (default interp; known: interp,baseline,optimizing)
+  --runs N          timed runs per program and column, median reported (default 3)
+  --quick           small inputs and 1 run (CI smoke); results go to experiments/build/quick/
+  --check           verification only: every requested tier must run and match native
+                    output (an n/a tier fails too); no result files are written
+  --peers           add wasmtime as a peer column when available (never required)
+  --only P1,P2      run only these programs
+  --kwasm PATH      use this kwasm binary instead of building target/release/kwasm
+  --out DIR         where to write bench-compute.{csv,md} and bench-env.txt
+  --timeout SECS    per-run limit (default 600); a run over it counts as failed";
+
+/// The tiers `kwasm run --tier` knows, in table order.
+const KNOWN_TIERS: &[&str] = &["interp", "baseline", "optimizing"];
+
+/// Parsed command line.
+#[derive(Debug, Clone)]
+struct Options {
+    tiers: Vec<String>,
+    runs: usize,
+    quick: bool,
+    check: bool,
+    peers: bool,
+    only: Option<Vec<String>>,
+    kwasm: Option<PathBuf>,
+    out: Option<PathBuf>,
+    timeout: Duration,
+}
+
+/// One line of `workloads.tsv`.
+#[derive(Debug, Clone)]
+struct Workload {
+    name: String,
+    full_arg: String,
+    quick_arg: String,
+    what: String,
+}
+
+/// How one program is run for a column: a command prefix to which the program's
+/// path and argument are appended.
+#[derive(Debug, Clone)]
+struct Column {
+    /// Table heading, e.g. `native`, `interp`, `wasmtime`.
+    name: String,
+    kind: ColumnKind,
+    program: PathBuf,
+    prefix: Vec<String>,
+}
+
+/// What a column measures; decides which binary it runs and how failures read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Native,
+    Tier,
+    Peer,
+}
+
+/// The outcome of one program in one column.
+#[derive(Debug, Clone)]
+enum Cell {
+    /// Median wall time in milliseconds; output matched native.
+    Time(f64),
+    /// The tier says it is not implemented (reason from its stderr).
+    NotAvailable(String),
+    /// Non-zero exit, timeout, or output differing from native.
+    Failed(String),
+}
+
+/// One finished program row: its cells in column order (native first).
+#[derive(Debug, Clone)]
+struct Row {
+    workload: Workload,
+    arg: String,
+    code_bytes: Option<u64>,
+    cells: Vec<Cell>,
+}
+
+/// What a single process run produced.
+struct RunOutput {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    success: bool,
+    exit: String,
+    wall: Duration,
+    timed_out: bool,
+}
+
+/// Entry point of `cargo xtask bench`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let opts = parse_args(args)?;
+    let root = repo_root();
+    let workloads = select(read_manifest(&root)?, &opts)?;
+
+    build_workloads(&root)?;
+    let kwasm = match &opts.kwasm {
+        Some(path) => path.clone(),
+        None => build_kwasm(&root)?,
+    };
+    let columns = columns(&root, &kwasm, &opts);
+
+    let mut rows = Vec::new();
+    for w in &workloads {
+        rows.push(run_row(&root, w, &columns, &opts));
+    }
+    let translation = translation_report(&kwasm, &rows, &opts);
+
+    let table = render_markdown(&rows, &columns, &opts, &translation);
+    println!("\n{table}");
+
+    if !opts.check {
+        let out = opts
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&root, &opts));
+        write_results(
+            &out,
+            &rows,
+            &columns,
+            &table,
+            &env_report(&root, &kwasm, &columns, &opts),
+        )?;
+        println!("wrote {}", out.display());
+    }
+    verdict(&rows, &columns, &opts)
+}
+
+/// Parses `cargo xtask bench` options.
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        tiers: vec!["interp".to_string()],
+        runs: 3,
+        quick: false,
+        check: false,
+        peers: false,
+        only: None,
+        kwasm: None,
+        out: None,
+        timeout: Duration::from_secs(600),
+    };
+    let mut runs_given = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--tiers" => opts.tiers = split_list(&value("--tiers")?),
+            "--runs" => {
+                opts.runs = parse_positive(&value("--runs")?, "--runs")?;
+                runs_given = true;
+            }
+            "--quick" => opts.quick = true,
+            "--check" => opts.check = true,
+            "--peers" => opts.peers = true,
+            "--only" => opts.only = Some(split_list(&value("--only")?)),
+            "--kwasm" => opts.kwasm = Some(PathBuf::from(value("--kwasm")?)),
+            "--out" => opts.out = Some(PathBuf::from(value("--out")?)),
+            "--timeout" => {
+                let secs = parse_positive(&value("--timeout")?, "--timeout")?;
+                opts.timeout = Duration::from_secs(secs as u64);
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    if let Some(bad) = opts
+        .tiers
+        .iter()
+        .find(|t| !KNOWN_TIERS.contains(&t.as_str()))
+    {
+        return Err(format!(
+            "unknown tier {bad} (known: {})",
+            KNOWN_TIERS.join(",")
+        ));
+    }
+    // Quick and check runs exist to verify output, so one run is enough unless asked.
+    if (opts.quick || opts.check) && !runs_given {
+        opts.runs = 1;
+    }
+    Ok(opts)
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn parse_positive(s: &str, name: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{name} needs a positive integer, got {s:?}")),
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Reads `experiments/compute/workloads.tsv` (tab-separated, `#` comments).
+fn read_manifest(root: &Path) -> Result<Vec<Workload>, String> {
+    let path = root.join("experiments/compute/workloads.tsv");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() < 4 {
+            return Err(format!(
+                "{}:{}: expected 4 tab-separated fields",
+                path.display(),
+                i + 1
+            ));
+        }
+        out.push(Workload {
+            name: fields[0].to_string(),
+            full_arg: fields[1].to_string(),
+            quick_arg: fields[2].to_string(),
+            what: fields[3].to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Applies `--only`, rejecting names that are not in the manifest.
+fn select(all: Vec<Workload>, opts: &Options) -> Result<Vec<Workload>, String> {
+    let Some(only) = &opts.only else {
+        return Ok(all);
+    };
+    if let Some(bad) = only.iter().find(|n| !all.iter().any(|w| &w.name == *n)) {
+        return Err(format!("--only: no workload named {bad}"));
+    }
+    Ok(all.into_iter().filter(|w| only.contains(&w.name)).collect())
+}
+
+/// Runs `experiments/build.sh`; it explains itself when a compiler is missing.
+fn build_workloads(root: &Path) -> Result<(), String> {
+    eprintln!("bench: building workloads (experiments/build.sh)");
+    let status = Command::new("bash")
+        .arg(root.join("experiments/build.sh"))
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run experiments/build.sh: {e}"))?;
+    if !status.success() {
+        return Err("experiments/build.sh failed (see its message above)".into());
+    }
+    Ok(())
+}
+
+/// Builds `kwasm` in release mode and returns the binary's path.
+fn build_kwasm(root: &Path) -> Result<PathBuf, String> {
+    eprintln!("bench: building kwasm (cargo build --release -p kwasm-cli)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "-p", "kwasm-cli"])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err("cargo build --release -p kwasm-cli failed".into());
+    }
+    let bin = target_dir(root).join("release/kwasm");
+    if !bin.is_file() {
+        return Err(format!("built kwasm but {} does not exist", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// The cargo target directory, honouring `CARGO_TARGET_DIR` (relative paths are
+/// taken from the workspace root, as cargo does).
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// Native, then one column per requested tier, then peers if asked and found.
+fn columns(root: &Path, kwasm: &Path, opts: &Options) -> Vec<Column> {
+    let mut cols = vec![Column {
+        name: "native".into(),
+        kind: ColumnKind::Native,
+        program: PathBuf::new(),
+        prefix: Vec::new(),
+    }];
+    for tier in &opts.tiers {
+        cols.push(Column {
+            name: tier.clone(),
+            kind: ColumnKind::Tier,
+            program: kwasm.to_path_buf(),
+            prefix: vec!["run".into(), "--tier".into(), tier.clone()],
+        });
+    }
+    if opts.peers {
+        match find_wasmtime(root) {
+            Some(col) => cols.push(col),
+            None => {
+                eprintln!("bench: --peers: no wasmtime binary or python wasmtime module; skipping")
+            }
+        }
+    }
+    cols
+}
+
+/// A wasmtime peer: the CLI if on PATH, else the PyPI package via a small runner.
+fn find_wasmtime(root: &Path) -> Option<Column> {
+    if run_quiet("wasmtime", &["--version"]).is_some() {
+        return Some(Column {
+            name: "wasmtime".into(),
+            kind: ColumnKind::Peer,
+            program: PathBuf::from("wasmtime"),
+            prefix: vec!["run".into()],
+        });
+    }
+    run_quiet("python3", &["-c", "import wasmtime"])?;
+    let runner = root.join("experiments/wasmtime_run.py");
+    Some(Column {
+        name: "wasmtime-py".into(),
+        kind: ColumnKind::Peer,
+        program: PathBuf::from("python3"),
+        prefix: vec![runner.display().to_string()],
+    })
+}
+
+/// Runs a command and returns its trimmed stdout if it exited successfully.
+fn run_quiet(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Runs one workload in every column and verifies outputs against native.
+fn run_row(root: &Path, w: &Workload, columns: &[Column], opts: &Options) -> Row {
+    let arg = if opts.quick {
+        &w.quick_arg
+    } else {
+        &w.full_arg
+    };
+    let native_bin = root.join("experiments/build/native").join(&w.name);
+    let wasm = root
+        .join("experiments/build/wasm")
+        .join(format!("{}.wasm", w.name));
+    let code_bytes = std::fs::read(&wasm)
+        .ok()
+        .and_then(|b| code_section_size(&b));
+
+    let mut cells = Vec::new();
+    let mut reference: Option<Vec<u8>> = None;
+    for col in columns {
+        let (program, mut args) = match col.kind {
+            ColumnKind::Native => (native_bin.clone(), Vec::new()),
+            _ => (col.program.clone(), col.prefix.clone()),
+        };
+        if col.kind != ColumnKind::Native {
+            args.push(wasm.display().to_string());
+        }
+        args.push(arg.clone());
+        eprint!("bench: {:<8} {:<12}", w.name, col.name);
+        let cell = measure(&program, &args, opts, &mut reference, col.kind);
+        eprintln!(" {}", cell_text(&cell));
+        cells.push(cell);
+    }
+    Row {
+        workload: w.clone(),
+        arg: arg.clone(),
+        code_bytes,
+        cells,
+    }
+}
+
+/// Runs a command `opts.runs` times; the first native output becomes the reference
+/// that every other run (of any column) must reproduce byte for byte.
+fn measure(
+    program: &Path,
+    args: &[String],
+    opts: &Options,
+    reference: &mut Option<Vec<u8>>,
+    kind: ColumnKind,
+) -> Cell {
+    let mut times = Vec::new();
+    for _ in 0..opts.runs {
+        let out = match run_timed(program, args, opts.timeout) {
+            Ok(out) => out,
+            Err(e) => return Cell::Failed(e),
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.success {
+            if kind == ColumnKind::Tier {
+                if let Some(reason) = not_implemented_reason(&stderr) {
+                    return Cell::NotAvailable(reason);
+                }
+            }
+            if out.timed_out {
+                return Cell::Failed(format!("timed out after {}s", opts.timeout.as_secs()));
+            }
+            return Cell::Failed(format!("{}: {}", out.exit, first_line(&stderr)));
+        }
+        match reference {
+            None if kind == ColumnKind::Native => *reference = Some(out.stdout.clone()),
+            None => return Cell::Failed("no native output to compare with".into()),
+            Some(expected) if *expected != out.stdout => {
+                return Cell::Failed(format!(
+                    "output differs from native: {}",
+                    first_difference(expected, &out.stdout)
+                ));
+            }
+            Some(_) => {}
+        }
+        times.push(out.wall.as_secs_f64() * 1000.0);
+    }
+    Cell::Time(median(&mut times))
+}
+
+/// The line of a tier's stderr that says it is not implemented, if any.
+fn not_implemented_reason(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find(|l| l.to_ascii_lowercase().contains("not implemented"))
+        .map(|l| l.trim().to_string())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no stderr)")
+        .trim()
+        .to_string()
+}
+
+/// Describes where two outputs first diverge, by line, for the error message.
+fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    let e = String::from_utf8_lossy(expected);
+    let g = String::from_utf8_lossy(got);
+    let mut el = e.lines();
+    let mut gl = g.lines();
+    for line in 1.. {
+        match (el.next(), gl.next()) {
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(a), Some(b)) => return format!("line {line}: expected {a:?}, got {b:?}"),
+            (Some(a), None) => return format!("line {line}: expected {a:?}, got end of output"),
+            (None, Some(b)) => return format!("line {line}: unexpected extra {b:?}"),
+            (None, None) => break,
+        }
+    }
+    "outputs differ only in trailing bytes".into()
+}
+
+/// Spawns a process with stdout/stderr captured, enforcing `timeout`, and times it.
+fn run_timed(program: &Path, args: &[String], timeout: Duration) -> Result<RunOutput, String> {
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().map_err(|e| e.to_string())?;
+        }
+        // 1 ms polling bounds the timing error well below the runs we measure.
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let wall = start.elapsed();
+    Ok(RunOutput {
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        success: status.success() && !timed_out,
+        exit: status.to_string(),
+        wall,
+        timed_out,
+    })
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Size in bytes of the code section (id 10) of a wasm binary, if it parses.
+fn code_section_size(wasm: &[u8]) -> Option<u64> {
+    if wasm.len() < 8 || &wasm[0..4] != b"\0asm" {
+        return None;
+    }
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = read_leb_u32(wasm, &mut pos)? as usize;
+        if id == 10 {
+            return Some(size as u64);
+        }
+        pos = pos.checked_add(size)?;
+    }
+    None
+}
+
+fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+    let mut result: u32 = 0;
+    for shift in (0..35).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        result |= u32::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(result);
+        }
+    }
+    None
+}
+
+/// Translation-speed section of the report. kwasm has no load/translate-only
+/// mode yet, so unless `kwasm --help` advertises `kwasm compile`, this says so
+/// and gives only the code sizes; it never derives a number from run times.
+fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
+    let help = Command::new(kwasm)
+        .arg("--help")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default();
+    let total: u64 = rows.iter().filter_map(|r| r.code_bytes).sum();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Code section bytes per module are in the table ({total} bytes in all)."
+    );
+    if !help.contains("kwasm compile") {
+        let _ = writeln!(
+            s,
+            "Translation MB/s: not measured. `kwasm` has no load/translate-only mode yet \
+             (no `kwasm compile` in `kwasm --help`), so translation time cannot be separated \
+             from run time; a follow-up will measure it once such a mode exists."
+        );
+        return s;
+    }
+    for tier in &opts.tiers {
+        let _ = writeln!(
+            s,
+            "Translation, tier {tier} (`kwasm compile --tier {tier}`):"
+        );
+        for row in rows {
+            let wasm = format!("experiments/build/wasm/{}.wasm", row.workload.name);
+            let args = vec!["compile".into(), "--tier".into(), tier.clone(), wasm];
+            let mut times = Vec::new();
+            let mut failure = None;
+            for _ in 0..opts.runs {
+                match run_timed(kwasm, &args, opts.timeout) {
+                    Ok(o) if o.success => times.push(o.wall.as_secs_f64()),
+                    Ok(o) => failure = Some(first_line(&String::from_utf8_lossy(&o.stderr))),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            let line = match (failure, row.code_bytes) {
+                (Some(f), _) => format!("n/a ({f})"),
+                (None, Some(bytes)) => {
+                    let t = median(&mut times);
+                    format!(
+                        "{:.1} ms, {:.2} MB/s of code section (process wall time)",
+                        t * 1e3,
+                        bytes as f64 / t / 1e6
+                    )
+                }
+                (None, None) => "no code section found".into(),
+            };
+            let _ = writeln!(s, "- {}: {line}", row.workload.name);
+        }
+    }
+    s
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Time(ms) => format!("{ms:.1} ms"),
+        Cell::NotAvailable(why) => format!("n/a ({why})"),
+        Cell::Failed(why) => format!("ERROR ({why})"),
+    }
+}
+
+/// Time of column `i` relative to native, when both ran.
+fn ratio(row: &Row, i: usize) -> Option<f64> {
+    match (&row.cells[0], &row.cells[i]) {
+        (Cell::Time(native), Cell::Time(t)) if *native > 0.0 => Some(t / native),
+        _ => None,
+    }
+}
+
+/// Geometric mean of column `i`'s ratios over the rows where it has one.
+fn geomean(rows: &[Row], i: usize) -> Option<f64> {
+    let ratios: Vec<f64> = rows.iter().filter_map(|r| ratio(r, i)).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    Some((ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
+}
+
+/// The Markdown report: the table, the geometric means, notes and errors.
+fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation: &str) -> String {
+    let mut s = String::new();
+    let mode = if opts.quick {
+        "quick (small inputs)"
+    } else {
+        "full inputs"
+    };
+    let _ = writeln!(s, "# kwasm compute benchmark\n");
+    let _ = writeln!(
+        s,
+        "{mode}; median of {} run(s) of wall time per cell; ratio = time / native time.\n",
+        opts.runs
+    );
+
+    let mut head = String::from("| program | arg | code bytes | native ms |");
+    let mut rule = String::from("|---|---:|---:|---:|");
+    for col in &columns[1..] {
+        let _ = write!(head, " {0} ms | {0} ×native |", col.name);
+        rule.push_str("---:|---:|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
+    for row in rows {
+        let code = row.code_bytes.map_or("?".into(), |b| b.to_string());
+        let _ = write!(
+            s,
+            "| {} | {} | {code} | {} |",
+            row.workload.name,
+            row.arg,
+            short_cell(&row.cells[0])
+        );
+        for i in 1..columns.len() {
+            let r = ratio(row, i).map_or("".into(), |r| format!("{r:.2}"));
+            let _ = write!(s, " {} | {r} |", short_cell(&row.cells[i]));
+        }
+        s.push('\n');
+    }
+    let _ = write!(s, "| **geomean** | | | |");
+    for i in 1..columns.len() {
+        let g = geomean(rows, i).map_or("n/a".into(), |g| format!("**{g:.2}**"));
+        let _ = write!(s, " | {g} |");
+    }
+    s.push_str("\n\n");
+
+    let notes: Vec<String> = rows
+        .iter()
+        .flat_map(|row| {
+            row.cells
+                .iter()
+                .zip(columns)
+                .filter_map(move |(cell, col)| match cell {
+                    Cell::Time(_) => None,
+                    other => Some(format!(
+                        "- {} / {}: {}",
+                        row.workload.name,
+                        col.name,
+                        cell_text(other)
+                    )),
+                })
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(
+            s,
+            "Cells that did not produce a time:\n\n{}\n",
+            notes.join("\n")
+        );
+    }
+    let _ = writeln!(s, "## Translation\n\n{translation}");
+    let _ = writeln!(s, "## Workloads\n");
+    for row in rows {
+        let _ = writeln!(s, "- **{}**: {}", row.workload.name, row.workload.what);
+    }
+    let _ = writeln!(
+        s,
+        "\nNative: gcc -O2 with glibc. Wasm: clang-19 -O2 --target=wasm32-wasi with wasi-libc. \
+         Library differences (qsort, malloc, printf) are therefore part of every ratio; \
+         a peer runtime column separates them from kwasm's own cost."
+    );
+    s
+}
+
+/// A table cell: the time, or a short marker whose reason is listed under the table.
+fn short_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Time(ms) => format!("{ms:.1}"),
+        Cell::NotAvailable(_) => "n/a".into(),
+        Cell::Failed(_) => "**ERROR**".into(),
+    }
+}
+
+/// The same table as CSV, one row per program plus a geomean row.
+fn render_csv(rows: &[Row], columns: &[Column]) -> String {
+    let mut s = String::from("program,arg,code_bytes,native_ms");
+    for col in &columns[1..] {
+        let _ = write!(s, ",{0}_ms,{0}_ratio,{0}_status", col.name);
+    }
+    s.push('\n');
+    for row in rows {
+        let code = row.code_bytes.map_or(String::new(), |b| b.to_string());
+        let native = match &row.cells[0] {
+            Cell::Time(ms) => format!("{ms:.3}"),
+            _ => String::new(),
+        };
+        let _ = write!(s, "{},{},{code},{native}", row.workload.name, row.arg);
+        for i in 1..columns.len() {
+            let (ms, status) = match &row.cells[i] {
+                Cell::Time(ms) => (format!("{ms:.3}"), "ok".to_string()),
+                Cell::NotAvailable(why) => (String::new(), format!("n/a: {why}")),
+                Cell::Failed(why) => (String::new(), format!("error: {why}")),
+            };
+            let r = ratio(row, i).map_or(String::new(), |r| format!("{r:.4}"));
+            let _ = write!(s, ",{ms},{r},{}", csv_quote(&status));
+        }
+        s.push('\n');
+    }
+    let _ = write!(s, "geomean,,,");
+    for i in 1..columns.len() {
+        let g = geomean(rows, i).map_or(String::new(), |g| format!("{g:.4}"));
+        let _ = write!(s, ",,{g},");
+    }
+    s.push('\n');
+    s
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Quick runs must not overwrite the committed full results.
+fn default_out(root: &Path, opts: &Options) -> PathBuf {
+    if opts.quick {
+        root.join("experiments/build/quick")
+    } else {
+        root.join("results")
+    }
+}
+
+fn write_results(
+    out: &Path,
+    rows: &[Row],
+    columns: &[Column],
+    markdown: &str,
+    env: &str,
+) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let files = [
+        ("bench-compute.csv", render_csv(rows, columns)),
+        ("bench-compute.md", markdown.to_string()),
+        ("bench-env.txt", env.to_string()),
+    ];
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The machine and toolchain the numbers came from.
+fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown".into(), |m| m.trim().to_string());
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let first = |prog: &str, args: &[&str]| {
+        run_quiet(prog, args)
+            .and_then(|o| o.lines().next().map(String::from))
+            .unwrap_or_else(|| "unavailable".into())
+    };
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        " (work tree has uncommitted changes)"
+    };
+    let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-19".into());
+    let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".into());
+    let mut s = String::new();
+    let _ = writeln!(s, "date: {}", first("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
+    let _ = writeln!(s, "git commit: {}{dirty}", git(&["rev-parse", "HEAD"]));
+    let _ = writeln!(s, "cpu: {cpu} ({cores} logical CPUs)");
+    let _ = writeln!(s, "kernel: {}", first("uname", &["-srm"]));
+    let _ = writeln!(
+        s,
+        "native compiler: {} (-O2, {})",
+        first(&cc, &["--version"]),
+        first("getconf", &["GNU_LIBC_VERSION"])
+    );
+    let _ = writeln!(
+        s,
+        "wasm compiler: {} (--target=wasm32-wasi -O2)",
+        first(&clang, &["--version"])
+    );
+    let _ = writeln!(
+        s,
+        "wasi-libc: {}",
+        first("dpkg-query", &["-W", "-f=${Version}", "wasi-libc"])
+    );
+    let _ = writeln!(s, "rustc: {}", first("rustc", &["--version"]));
+    let _ = writeln!(s, "kwasm: {}", kwasm.display());
+    for col in columns.iter().filter(|c| c.kind == ColumnKind::Peer) {
+        let version = if col.program == Path::new("wasmtime") {
+            first("wasmtime", &["--version"])
+        } else {
+            first("python3", &["-c", "import importlib.metadata as m; print('wasmtime (PyPI)', m.version('wasmtime'))"])
+        };
+        let _ = writeln!(s, "peer {}: {version}", col.name);
+    }
+    let _ = writeln!(s, "tiers: {}", opts.tiers.join(","));
+    let _ = writeln!(s, "runs per cell: {} (median)", opts.runs);
+    let _ = writeln!(s, "inputs: {}", if opts.quick { "quick" } else { "full" });
+    s
+}
+
+/// Fails on any error cell; with `--check`, also on tiers that did not run.
+fn verdict(rows: &[Row], columns: &[Column], opts: &Options) -> Result<(), String> {
+    let mut errors = 0;
+    let mut unavailable = 0;
+    for row in rows {
+        for (cell, col) in row.cells.iter().zip(columns) {
+            match cell {
+                Cell::Failed(_) => errors += 1,
+                Cell::NotAvailable(_) if col.kind == ColumnKind::Tier => unavailable += 1,
+                _ => {}
+            }
+        }
+    }
+    if errors > 0 {
+        return Err(format!(
+            "{errors} run(s) failed or did not match native output"
+        ));
+    }
+    if opts.check && unavailable > 0 {
+        return Err(format!("--check: {unavailable} tier run(s) not available"));
+    }
+    if opts.check {
+        println!("bench --check: every workload matched native output in every requested tier");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_section_is_found() {
+        // header, type section (id 1, 4 bytes), code section (id 10, 2 bytes)
+        let wasm = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x0a\x02\x00\x00";
+        assert_eq!(code_section_size(wasm), Some(2));
+        assert_eq!(code_section_size(b"\0asm\x01\0\0\0"), None);
+        assert_eq!(code_section_size(b"junk"), None);
+    }
+
+    #[test]
+    fn median_and_geomean() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        let w = Workload {
+            name: "x".into(),
+            full_arg: "1".into(),
+            quick_arg: "1".into(),
+            what: String::new(),
+        };
+        let row = |native, t| Row {
+            workload: w.clone(),
+            arg: "1".into(),
+            code_bytes: None,
+            cells: vec![Cell::Time(native), Cell::Time(t)],
+        };
+        let rows = [row(1.0, 2.0), row(1.0, 8.0)];
+        assert!((geomean(&rows, 1).unwrap() - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn not_implemented_is_recognised() {
+        let err = "kwasm: error\nthe baseline tier is not implemented yet\n";
+        assert_eq!(
+            not_implemented_reason(err).as_deref(),
+            Some("the baseline tier is not implemented yet")
+        );
+        assert_eq!(not_implemented_reason("trap: unreachable"), None);
+    }
+
+    #[test]
+    fn differences_are_located() {
+        assert_eq!(
+            first_difference(b"a\nb\n", b"a\nc\n"),
+            "line 2: expected \"b\", got \"c\""
+        );
+        assert!(first_difference(b"a\n", b"a\nx\n").contains("extra"));
+    }
+
+    #[test]
+    fn manifest_parses() {
+        let all = read_manifest(&repo_root()).expect("manifest");
+        assert!(all.len() >= 6);
+        assert!(all
+            .iter()
+            .all(|w| !w.quick_arg.is_empty() && !w.full_arg.is_empty()));
+    }
 }
