@@ -9,7 +9,7 @@
  *    eval function pointer (the "vtable" pattern of object-oriented C),
  *    evaluated for many input values.
  *
- * argv[1]: work scale (default 60). Output: each program's result and the
+ * argv[1]: work scale (default 600). Output: each program's result and the
  * number of instructions executed.
  */
 #include <stdio.h>
@@ -244,7 +244,7 @@ static const Expr *random_expr(int depth) {
 }
 
 int main(int argc, char **argv) {
-    int scale = argc > 1 ? atoi(argv[1]) : 60;
+    int scale = argc > 1 ? atoi(argv[1]) : 600;
     if (scale < 1) scale = 1;
     static VM vm;
 
@@ -253,15 +253,15 @@ int main(int argc, char **argv) {
     const int32_t *prog_lcg = build_lcg(&asm_lcg);
     const int32_t *prog_fib = build_fib(&asm_fib);
 
-    int32_t primes = vm_run(&vm, prog_primes, 2000 * scale);
-    uint32_t lcg = (uint32_t)vm_run(&vm, prog_lcg, 150000 * scale);
-    int fib_n = 18 + (scale >= 8) + (scale >= 30) + (scale >= 60) + (scale >= 120);
+    int32_t primes = vm_run(&vm, prog_primes, 200 * scale);
+    uint32_t lcg = (uint32_t)vm_run(&vm, prog_lcg, 15000 * scale);
+    int fib_n = 16 + (scale >= 20) + (scale >= 80) + (scale >= 300) + (scale >= 600) + (scale >= 1200);
     int32_t fib = vm_run(&vm, prog_fib, fib_n);
 
     const Expr *tree = random_expr(10);
     uint64_t acc = 0;
     int64_t vars[4];
-    for (int i = 0; i < 3000 * scale; i++) {
+    for (int i = 0; i < 300 * scale; i++) {
         vars[0] = i;
         vars[1] = i * 7 % 1009;
         vars[2] = 5000 - i;
@@ -270,8 +270,8 @@ int main(int argc, char **argv) {
     }
 
     printf("vm scale=%d\n", scale);
-    printf("primes below %d: %d\n", 2000 * scale, primes);
-    printf("lcg checksum over %d steps: %08x\n", 150000 * scale, lcg);
+    printf("primes below %d: %d\n", 200 * scale, primes);
+    printf("lcg checksum over %d steps: %08x\n", 15000 * scale, lcg);
     printf("fib(%d) = %d\n", fib_n, fib);
     printf("vm instructions executed: %llu\n", (unsigned long long)vm.executed);
     printf("expression nodes %d, checksum %016llx\n", pool_len, (unsigned long long)acc);
