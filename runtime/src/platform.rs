@@ -232,7 +232,30 @@ pub trait Platform: Send {
         Err(crate::wasi::errno::NOSYS)
     }
 
-    /// Accepts a connection on a listening socket handle.
+    /// Flushes a handle's data to stable storage (and its metadata too unless `data_only`).
+    fn sync(&mut self, h: HostHandle, data_only: bool) -> Result<(), Errno> {
+        let _ = (h, data_only);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Sets the size of a file handle, cutting it or extending it with zeros.
+    fn set_size(&mut self, h: HostHandle, size: u64) -> Result<(), Errno> {
+        let _ = (h, size);
+        Err(crate::wasi::errno::NOSYS)
+    }
+
+    /// Receives from a connected socket. `peek` leaves the data queued; `wait_all` waits until
+    /// `buf` is full (or the peer closes). The default serves plain receives with
+    /// [`Platform::read`] and refuses the flags.
+    fn sock_recv(&mut self, sock: HostHandle, buf: &mut [u8], peek: bool, wait_all: bool) -> Result<usize, Errno> {
+        if peek || wait_all {
+            return Err(crate::wasi::errno::NOTSUP);
+        }
+        self.read(sock, buf, None)
+    }
+
+    /// Accepts a connection on a listening socket handle; `nonblock` makes the new connection
+    /// non-blocking (whether accepting blocks depends on the listener's own mode).
     fn sock_accept(&mut self, listener: HostHandle, nonblock: bool) -> Result<HostHandle, Errno> {
         let _ = (listener, nonblock);
         Err(crate::wasi::errno::NOSYS)
