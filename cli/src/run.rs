@@ -1,5 +1,232 @@
-//! (being written)
+//! `kwasm run`: run a WASI command module, with the habits of `wasmtime run`.
+//!
+//! ```text
+//! kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... [--env K[=V]]...
+//!           [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... FILE.wasm [ARGS...]
+//! ```
+//!
+//! The guest's argv\[0\] is the file name of the module; options end at the module file, so
+//! everything after it goes to the guest. The exit status is the guest's `proc_exit` code (0 if
+//! `_start` returns), 134 after a trap, 1 when the module cannot be loaded or linked and 2 for a
+//! bad command line. Every failure is one line on stderr starting with `kwasm: `.
+
+use std::fs::{File, OpenOptions};
+use std::net::TcpListener;
+use std::os::fd::IntoRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use kwasm_runtime::wasi::{self, WasiCtx};
+use kwasm_runtime::{Error, Extern, Knobs, Linker, Module, Store, Trap, TrapKind};
+
+use crate::platform::StdPlatform;
+
+/// Exit status after a trap (what an `abort()`ing native program reports: 128 + SIGABRT).
+pub const TRAP_EXIT: u8 = 134;
+
+const USAGE: &str = "usage: kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... \
+[--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... FILE.wasm [ARGS...]";
+
+/// A parsed `kwasm run` command line.
+#[derive(Debug, Default)]
+struct RunOptions {
+    knobs: Knobs,
+    /// `(host, guest)` directory pairs, in command-line order.
+    dirs: Vec<(String, String)>,
+    /// Guest environment, in command-line order.
+    env: Vec<(String, String)>,
+    tcplisten: Option<String>,
+    file: String,
+    /// Arguments after the module file.
+    args: Vec<String>,
+}
+
+/// Parses the command line (everything after `run`).
+fn parse(args: &[String]) -> Result<RunOptions, String> {
+    let mut o = RunOptions::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            o.file = arg.clone();
+            o.args = it.cloned().collect();
+            return Ok(o);
+        }
+        // Both `--opt value` and `--opt=value`.
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value"));
+        match name {
+            "--tier" => o.knobs.set_text(&format!("tier={}", value()?))?,
+            "--fuel" => o.knobs.set_text(&format!("fuel={}", value()?))?,
+            "--knob" => o.knobs.set_text(&value()?)?,
+            "--dir" => {
+                let v = value()?;
+                let (host, guest) = match v.split_once("::") {
+                    Some((h, g)) => (h.to_string(), g.to_string()),
+                    None => (v.clone(), v.clone()),
+                };
+                o.dirs.push((host, guest));
+            }
+            "--env" => {
+                let v = value()?;
+                match v.split_once('=') {
+                    Some((k, val)) => o.env.push((k.to_string(), val.to_string())),
+                    // `--env NAME` passes the host's value on, as wasmtime does.
+                    None => {
+                        if let Ok(val) = std::env::var(&v) {
+                            o.env.push((v, val));
+                        }
+                    }
+                }
+            }
+            "--tcplisten" => o.tcplisten = Some(value()?),
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    match it.next() {
+        Some(file) => {
+            o.file = file.clone();
+            o.args = it.cloned().collect();
+            Ok(o)
+        }
+        None => Err("no module file given".into()),
+    }
+}
+
 /// `kwasm run`.
-pub fn main(_args: &[String]) -> std::process::ExitCode {
-    std::process::ExitCode::FAILURE
+pub fn main(args: &[String]) -> ExitCode {
+    match parse(args) {
+        Ok(opts) => run(&opts),
+        Err(e) => {
+            eprintln!("kwasm: {e}");
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One failure line and exit status 1.
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("kwasm: {msg}");
+    ExitCode::FAILURE
+}
+
+fn run(o: &RunOptions) -> ExitCode {
+    let bytes = match std::fs::read(&o.file) {
+        Ok(b) => b,
+        Err(e) => return fail(format_args!("cannot read {}: {e}", o.file)),
+    };
+    let module = match Module::new(&bytes) {
+        Ok(m) => Arc::new(m),
+        Err(e) => return fail(e),
+    };
+
+    let mut wasi = WasiCtx::builder().stdin(0).stdout(1).stderr(2);
+    let argv0 = Path::new(&o.file).file_name().map_or(o.file.clone(), |n| n.to_string_lossy().into_owned());
+    wasi = wasi.arg(argv0).args(o.args.iter().cloned());
+    for (k, v) in &o.env {
+        wasi = wasi.env(k, v);
+    }
+    if let Some(addr) = &o.tcplisten {
+        match TcpListener::bind(addr) {
+            Ok(l) => wasi = wasi.preopened_socket(l.into_raw_fd() as u64),
+            Err(e) => return fail(format_args!("cannot listen on {addr}: {e}")),
+        }
+    }
+    for (host, guest) in &o.dirs {
+        match open_dir(host) {
+            Ok(d) => wasi = wasi.preopened_dir(d.into_raw_fd() as u64, guest.clone()),
+            Err(e) => return fail(format_args!("cannot open directory {host}: {e}")),
+        }
+    }
+
+    let tier = crate::make_tier(&o.knobs);
+    let mut store = Store::new(tier, o.knobs.clone(), Box::new(StdPlatform::new()));
+    store.wasi = Some(wasi.build());
+    let mut linker = Linker::new();
+    wasi::add_to_linker(&mut linker, &mut store);
+
+    let instance = match linker.instantiate(&mut store, module.clone()) {
+        Ok(i) => i,
+        Err(Error::Trap(t)) => return trapped(&t, &module),
+        Err(e) => return fail(e),
+    };
+    let Some(Extern::Func(start)) = store.export(instance, "_start") else {
+        return fail("the module exports no `_start` function (it is not a WASI command)");
+    };
+    match store.call(start, &[]) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(t) => trapped(&t, &module),
+    }
+}
+
+/// Opens a host directory to preopen.
+fn open_dir(host: &str) -> std::io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(host)
+}
+
+/// The exit status (and message) for a trap: `proc_exit` is a normal end.
+fn trapped(t: &Trap, module: &Module) -> ExitCode {
+    if let TrapKind::Exit(code) = t.kind {
+        // Like a native process: only the low 8 bits of the status survive.
+        return ExitCode::from(code as u8);
+    }
+    eprintln!("kwasm: {}", describe(t, module));
+    ExitCode::from(TRAP_EXIT)
+}
+
+/// `trap: <kind> in function N (<name>) at offset 0x..`, leaving out what is unknown.
+pub fn describe(t: &Trap, module: &Module) -> String {
+    let mut s = format!("trap: {}", t.kind.message());
+    if let Some(func) = t.func {
+        s += &format!(" in function {func}");
+        if let Some(name) = module.func_name(func) {
+            s += &format!(" ({name})");
+        }
+    }
+    if let Some(off) = t.offset {
+        s += &format!(" at offset 0x{off:x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_stop_at_the_module() {
+        let o = parse(&strings(&[
+            "--dir",
+            "/tmp::/t",
+            "--env=A=1",
+            "--fuel",
+            "5",
+            "--tier=interp",
+            "m.wasm",
+            "--dir",
+            "x",
+        ]))
+        .unwrap();
+        assert_eq!(o.file, "m.wasm");
+        assert_eq!(o.args, strings(&["--dir", "x"]));
+        assert_eq!(o.dirs, vec![("/tmp".to_string(), "/t".to_string())]);
+        assert_eq!(o.env, vec![("A".to_string(), "1".to_string())]);
+        assert_eq!(o.knobs.get(kwasm_runtime::Knob::Fuel), 5);
+        assert!(parse(&strings(&["--bogus", "m.wasm"])).is_err());
+        assert!(parse(&strings(&["--tier", "fast", "m.wasm"])).is_err());
+        assert!(parse(&strings(&["--dir"])).is_err());
+        assert!(parse(&strings(&[])).is_err());
+    }
 }
