@@ -119,6 +119,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn run(o: &RunOptions) -> ExitCode {
+    if let Err(e) = ensure_stdio_open() {
+        return fail(format_args!("cannot open /dev/null for a closed standard stream: {e}"));
+    }
     let bytes = match std::fs::read(&o.file) {
         Ok(b) => b,
         Err(e) => return fail(format_args!("cannot read {}: {e}", o.file)),
@@ -161,10 +164,28 @@ fn run(o: &RunOptions) -> ExitCode {
     let Some(Extern::Func(start)) = store.export(instance, "_start") else {
         return fail("the module exports no `_start` function (it is not a WASI command)");
     };
+    let ty = &store.funcs[start as usize].ty;
+    if !ty.params.is_empty() || !ty.results.is_empty() {
+        return fail(format_args!("`_start` has type {ty}, expected () -> ()"));
+    }
     match store.call(start, &[]) {
         Ok(_) => ExitCode::SUCCESS,
         Err(t) => trapped(&t, &module),
     }
+}
+
+/// Makes sure fds 0, 1 and 2 are open (on /dev/null if need be). Otherwise a preopened directory
+/// or a file the guest opens could land on one of those numbers, and the guest's stdout would
+/// write into it.
+fn ensure_stdio_open() -> std::io::Result<()> {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            // The lowest free number is taken, which is `fd` (the ones below it are open).
+            let _ = File::options().read(true).write(true).open("/dev/null")?.into_raw_fd();
+        }
+    }
+    Ok(())
 }
 
 /// Opens a host directory to preopen.

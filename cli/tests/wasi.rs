@@ -359,11 +359,12 @@ fn fuel_runs_out() {
 #[test]
 fn tcplisten_preopens_a_socket() {
     let m = program("sock");
+    let dir = scratch("tcplisten");
     // Find a free port, then let kwasm listen on it.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(KWASM)
-        .args(["run", "--tcplisten", &addr, p(&m)])
+        .args(["run", "--tcplisten", &addr, "--dir", &format!("{}::/data", p(&dir)), p(&m), "/data/file"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -384,6 +385,7 @@ fn tcplisten_preopens_a_socket() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "got=PING send=0 shutdown=0 close=0\n");
+    assert_eq!(std::fs::read_to_string(dir.join("file")).unwrap(), "next to a socket\n");
 }
 
 // ---- StdPlatform's sandbox, without wasm ----

@@ -1,9 +1,18 @@
 /* Accepts one connection on the preopened socket (fd 3, from --tcplisten), reads one message,
- * answers it upper-cased and exits. Used by cli/tests/wasi.rs. */
+ * answers it upper-cased and exits. With an argument, first writes a file of that name: the
+ * preopened directories come after the socket, and wasi-libc must still find them. Used by
+ * cli/tests/wasi.rs. */
 #include <stdio.h>
 #include <wasi/api.h>
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    FILE *f = fopen(argv[1], "w");
+    if (!f || fputs("next to a socket\n", f) < 0 || fclose(f) != 0) {
+      perror(argv[1]);
+      return 1;
+    }
+  }
   __wasi_fd_t conn;
   __wasi_errno_t e = __wasi_sock_accept(3, 0, &conn);
   if (e) {
