@@ -8,7 +8,7 @@
 //! Conventions kept throughout:
 //! - a guest pointer outside linear memory gives `EFAULT`, never a trap or a panic;
 //! - functions kwasm does not implement exist and return `ENOSYS`;
-//! - paths are checked lexically ([`path`]) and then resolved by the platform beneath the
+//! - paths are checked lexically (module `path`) and then resolved by the platform beneath the
 //!   directory fd, which must stop `..` and symlinks from escaping;
 //! - fd numbering follows `wasmtime run`: 0-2 stdio, then the preopened socket (if any), then
 //!   the preopened directories.
