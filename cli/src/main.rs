@@ -11,6 +11,15 @@ usage:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = dispatch(&args);
+    #[cfg(feature = "op-stats")]
+    for (name, count) in kwasm_interp::exec::stats::snapshot() {
+        eprintln!("{count:>14} {name}");
+    }
+    code
+}
+
+fn dispatch(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("run") => kwasm_cli::run::main(&args[1..]),
         Some("wast") => kwasm_cli::wast::main(&args[1..]),

@@ -5,7 +5,8 @@
 //! wasm operand-stack height is known statically at every instruction, each wasm operand has a
 //! fixed slot, and the translator can read locals in place instead of copying them (a
 //! `local.get` costs nothing). Branch targets are precomputed instruction indices; nothing is
-//! scanned at run time.
+//! scanned at run time: branch targets are stored as offsets (as `u32` bit patterns of `i32`)
+//! from the instruction after the branch.
 
 use alloc::vec::Vec;
 
@@ -25,6 +26,7 @@ macro_rules! define_instrs {
         /// One interpreter instruction.
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(missing_docs)]
+        #[repr(u8)]
         pub enum Instr {
             $( $bin { dst: Slot, a: Slot, b: Slot }, )*
             $( $un { dst: Slot, src: Slot }, )*
@@ -34,6 +36,23 @@ macro_rules! define_instrs {
         }
 
         impl Instr {
+            /// The variant's name (for statistics and dumps).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Instr::$bin { .. } => stringify!($bin), )*
+                    $( Instr::$un { .. } => stringify!($un), )*
+                    $( Instr::$load { .. } => stringify!($load), )*
+                    $( Instr::$store { .. } => stringify!($store), )*
+                    $( Instr::$other { .. } => stringify!($other), )*
+                }
+            }
+
+            /// The discriminant (index of the variant), for per-opcode statistics.
+            pub fn opcode(&self) -> u8 {
+                // SAFETY: `Instr` is `repr(u8)`, so its first byte is the discriminant.
+                unsafe { *(self as *const Instr).cast::<u8>() }
+            }
+
             /// The slot this instruction writes its single result to, if it is a pure
             /// computation whose destination may be redirected (the `local.set` fusion).
             pub fn result_slot_mut(&mut self) -> Option<&mut Slot> {

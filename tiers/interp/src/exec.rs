@@ -11,7 +11,8 @@
 //!   and every pointer derived from it is refreshed after a call);
 //! - `mem`/`mem_len` describe the current instance's memory 0 and are refreshed after anything
 //!   that can move or resize it (calls, returns, `memory.grow`, host calls);
-//! - `pc` always indexes the current function's code (it ends in `Return` or a jump).
+//! - `ip` always points into the current function's code (it ends in `Return` or a jump);
+//!   branch offsets are relative to the instruction after the branch.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -75,10 +76,13 @@ impl SlotVal for f64 {
 }
 
 struct Frame {
-    ret_pc: usize,
+    ret_ip: *const Instr,
     base: usize,
     func: *const InterpFunc,
 }
+
+/// Executed after a host function that was tail-called: returns from the current frame.
+static RETURN: Instr = Instr::Return {};
 
 /// One activation of the interpreter (one embedder call).
 pub struct Executor<'t> {
@@ -90,6 +94,12 @@ pub struct Executor<'t> {
     /// Fuel given to the current slice, and what is left of it.
     slice_budget: i64,
     slice_left: i64,
+    /// Frame base of the running function (kept out of the hot loop's registers).
+    base: usize,
+    /// Instance of the running function.
+    inst: InstanceId,
+    /// The running instance's globals.
+    globals: Globals,
 }
 
 /// Result of looking up a callee.
@@ -112,6 +122,9 @@ impl<'t> Executor<'t> {
             max_depth: store.knobs.get(Knob::MaxCallDepth) as usize,
             slice_budget: 0,
             slice_left: 0,
+            base: 0,
+            inst: InstanceId(0),
+            globals: Globals { addrs: core::ptr::null(), values: core::ptr::null_mut() },
         }
     }
 
@@ -204,12 +217,12 @@ impl<'t> Executor<'t> {
     fn run(&mut self, store: &mut Store, entry: *const InterpFunc) -> Result<(), Trap> {
         // SAFETY: see the module docs; `entry` is owned by the store.
         let mut f: &InterpFunc = unsafe { &*entry };
-        let mut code: *const Instr = f.code.as_ptr();
-        let mut pc: usize = 0;
-        let mut base: usize = 0;
+        let mut ip: *const Instr = f.code.as_ptr();
+        self.base = 0;
         let mut bp: *mut u64 = self.stack.as_mut_ptr();
-        let mut inst: InstanceId = f.instance;
-        let (mut mem, mut mem_len) = memory_of(store, inst);
+        self.inst = f.instance;
+        self.globals = Globals::of(store, self.inst);
+        let (mut mem, mut mem_len) = memory_of(store, self.inst);
         self.slice_left -= f.entry_fuel as i64;
 
         macro_rules! r {
@@ -227,7 +240,7 @@ impl<'t> Executor<'t> {
         }
         macro_rules! trap {
             ($kind:expr) => {
-                return Err(Trap::at($kind, f.func_index, f.offsets[pc - 1]))
+                return Err(Trap::at($kind, f.func_index, offset_at(f, ip)))
             };
         }
         macro_rules! bin {
@@ -300,32 +313,34 @@ impl<'t> Executor<'t> {
             }};
         }
         // Switches execution to `callee` with its frame at `new_base`; `keep_frame` for tail calls.
+        // Switches execution to `callee` with its frame at `new_base`; `$tail` replaces the frame.
         macro_rules! enter {
             ($callee:expr, $new_base:expr, $tail:expr) => {{
                 let callee: *const InterpFunc = $callee;
                 // SAFETY: owned by the store (see `callee`).
                 let cf = unsafe { &*callee };
+                let new_base: usize = $new_base;
                 if !$tail {
                     if self.frames.len() >= self.max_depth {
                         trap!(TrapKind::CallStackExhausted);
                     }
-                    self.frames.push(Frame { ret_pc: pc, base, func: f as *const InterpFunc });
+                    self.frames.push(Frame { ret_ip: ip, base: self.base, func: f as *const InterpFunc });
                 }
-                if let Err(k) = self.enter_frame($new_base, cf) {
+                if let Err(k) = self.enter_frame(new_base, cf) {
                     if !$tail {
                         self.frames.pop();
                     }
                     trap!(k);
                 }
                 f = cf;
-                code = f.code.as_ptr();
-                pc = 0;
-                base = $new_base;
-                bp = self.stack.as_mut_ptr().wrapping_add(base);
-                if f.instance != inst {
-                    inst = f.instance;
+                ip = f.code.as_ptr();
+                self.base = new_base;
+                bp = self.stack.as_mut_ptr().wrapping_add(new_base);
+                if f.instance != self.inst {
+                    self.inst = f.instance;
+                    self.globals = Globals::of(store, self.inst);
+                    (mem, mem_len) = memory_of(store, self.inst);
                 }
-                (mem, mem_len) = memory_of(store, inst);
                 fuel!(f.entry_fuel);
             }};
         }
@@ -340,17 +355,24 @@ impl<'t> Executor<'t> {
                 }
                 let args: Vec<u64> = self.stack[nb..nb + np].to_vec();
                 let mut res = vec![0u64; nr];
-                if let Err(mut t) = store.call_host(addr, Some(inst), &args, &mut res) {
+                if let Err(mut t) = store.call_host(addr, Some(self.inst), &args, &mut res) {
                     if t.func.is_none() && !matches!(t.kind, TrapKind::Exit(_)) {
                         t.func = Some(f.func_index);
-                        t.offset = Some(f.offsets[pc - 1]);
+                        t.offset = Some(offset_at(f, ip));
                     }
                     return Err(t);
                 }
                 self.stack[nb..nb + nr].copy_from_slice(&res);
-                bp = self.stack.as_mut_ptr().wrapping_add(base);
-                (mem, mem_len) = memory_of(store, inst);
+                bp = self.stack.as_mut_ptr().wrapping_add(self.base);
+                (mem, mem_len) = memory_of(store, self.inst);
+                self.globals = Globals::of(store, self.inst);
             }};
+        }
+        macro_rules! jump {
+            ($rel:expr) => {
+                // SAFETY: the translator made every branch offset land inside the current code.
+                ip = unsafe { ip.offset($rel as i32 as isize) }
+            };
         }
         macro_rules! resolve {
             ($addr:expr) => {
@@ -363,7 +385,7 @@ impl<'t> Executor<'t> {
         macro_rules! indirect {
             ($index:expr, $aux:expr) => {{
                 let (type_index, table_index) = f.indirect[$aux as usize];
-                let idata = store.instance(inst);
+                let idata = store.instance(self.inst);
                 let table = &store.tables[idata.tables[table_index as usize] as usize];
                 let i = r!($index) as u32 as usize;
                 let Some(&raw) = table.elems.get(i) else { trap!(TrapKind::UndefinedElement) };
@@ -379,9 +401,12 @@ impl<'t> Executor<'t> {
         }
 
         loop {
-            // SAFETY: `pc` indexes the current code (module docs).
-            let instr = unsafe { *code.add(pc) };
-            pc += 1;
+            // SAFETY: `ip` points into the current code (module docs).
+            let instr = unsafe { *ip };
+            // SAFETY: code ends in `Return` or a jump, so `ip + 1` stays in bounds or one past.
+            ip = unsafe { ip.add(1) };
+            #[cfg(feature = "op-stats")]
+            stats::count(&instr);
             match instr {
                 Instr::Const { dst, lo, hi } => w!(dst, (hi as u64) << 32 | lo as u64),
                 Instr::Copy { dst, src } => w!(dst, r!(src)),
@@ -392,50 +417,51 @@ impl<'t> Executor<'t> {
                 }
                 Instr::I32AddImm { dst, a, imm } => w!(dst, (r!(a) as u32).wrapping_add(imm as u32) as u64),
                 Instr::I64AddImm { dst, a, imm } => w!(dst, r!(a).wrapping_add(imm as i64 as u64)),
-                Instr::Br { target } => pc = target as usize,
+                Instr::Br { target } => jump!(target),
                 Instr::BrIfEqz { cond, target } => {
                     if r!(cond) as u32 == 0 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfNez { cond, target } => {
                     if r!(cond) as u32 != 0 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32Eq { a, b, target } => {
                     if r!(a) as u32 == r!(b) as u32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32Ne { a, b, target } => {
                     if r!(a) as u32 != r!(b) as u32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32LtS { a, b, target } => {
                     if (r!(a) as u32 as i32) < r!(b) as u32 as i32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32LtU { a, b, target } => {
                     if (r!(a) as u32) < r!(b) as u32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32GeS { a, b, target } => {
                     if r!(a) as u32 as i32 >= r!(b) as u32 as i32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrIfI32GeU { a, b, target } => {
                     if r!(a) as u32 >= r!(b) as u32 {
-                        pc = target as usize;
+                        jump!(target);
                     }
                 }
                 Instr::BrTable { index, len } => {
                     let i = (r!(index) as u32).min(len - 1);
-                    pc += i as usize;
+                    // SAFETY: `len` entries follow the `BrTable`.
+                    ip = unsafe { ip.add(i as usize) };
                 }
                 Instr::Fuel { n } => fuel!(n),
                 Instr::Return {} => match self.frames.pop() {
@@ -443,70 +469,75 @@ impl<'t> Executor<'t> {
                     Some(fr) => {
                         // SAFETY: frames only hold functions owned by the store.
                         f = unsafe { &*fr.func };
-                        code = f.code.as_ptr();
-                        pc = fr.ret_pc;
-                        base = fr.base;
-                        bp = self.stack.as_mut_ptr().wrapping_add(base);
-                        inst = f.instance;
-                        (mem, mem_len) = memory_of(store, inst);
+                        ip = fr.ret_ip;
+                        self.base = fr.base;
+                        bp = self.stack.as_mut_ptr().wrapping_add(fr.base);
+                        if f.instance != self.inst {
+                            self.inst = f.instance;
+                            self.globals = Globals::of(store, self.inst);
+                        }
+                        // The callee may have grown the memory.
+                        (mem, mem_len) = memory_of(store, self.inst);
                     }
                 },
                 Instr::Unreachable {} => trap!(TrapKind::Unreachable),
                 Instr::Call { func, base: rel } => {
-                    let addr = store.instance(inst).funcs[func as usize];
+                    let addr = store.instance(self.inst).funcs[func as usize];
                     match resolve!(addr) {
-                        Callee::Wasm(cf) => enter!(cf, base + rel as usize, false),
-                        Callee::Host(h) => call_host!(h, base + rel as usize),
+                        Callee::Wasm(cf) => enter!(cf, self.base + rel as usize, false),
+                        Callee::Host(h) => call_host!(h, self.base + rel as usize),
                     }
                 }
                 Instr::CallIndirect { index, base: rel, aux } => {
                     let addr = indirect!(index, aux);
                     match resolve!(addr) {
-                        Callee::Wasm(cf) => enter!(cf, base + rel as usize, false),
-                        Callee::Host(h) => call_host!(h, base + rel as usize),
+                        Callee::Wasm(cf) => enter!(cf, self.base + rel as usize, false),
+                        Callee::Host(h) => call_host!(h, self.base + rel as usize),
                     }
                 }
                 Instr::ReturnCall { func, src } => {
-                    let addr = store.instance(inst).funcs[func as usize];
-                    self.tail_call(store, addr, base, src as usize, &mut pc, &mut f, &mut code)?;
-                    bp = self.stack.as_mut_ptr().wrapping_add(base);
-                    inst = f.instance;
-                    (mem, mem_len) = memory_of(store, inst);
+                    let addr = store.instance(self.inst).funcs[func as usize];
+                    self.move_tail_args(store, addr, src as usize);
+                    match resolve!(addr) {
+                        Callee::Wasm(cf) => enter!(cf, self.base, true),
+                        Callee::Host(h) => {
+                            call_host!(h, self.base);
+                            ip = &RETURN;
+                        }
+                    }
                 }
                 Instr::ReturnCallIndirect { index, src, aux } => {
                     let addr = indirect!(index, aux);
-                    self.tail_call(store, addr, base, src as usize, &mut pc, &mut f, &mut code)?;
-                    bp = self.stack.as_mut_ptr().wrapping_add(base);
-                    inst = f.instance;
-                    (mem, mem_len) = memory_of(store, inst);
+                    self.move_tail_args(store, addr, src as usize);
+                    match resolve!(addr) {
+                        Callee::Wasm(cf) => enter!(cf, self.base, true),
+                        Callee::Host(h) => {
+                            call_host!(h, self.base);
+                            ip = &RETURN;
+                        }
+                    }
                 }
                 Instr::Select { dst, b, cond } => {
                     if r!(cond) as u32 == 0 {
                         w!(dst, r!(b));
                     }
                 }
-                Instr::GlobalGet { dst, global } => {
-                    let g = store.instance(inst).globals[global as usize];
-                    w!(dst, store.globals[g as usize].value);
-                }
-                Instr::GlobalSet { src, global } => {
-                    let g = store.instance(inst).globals[global as usize];
-                    store.globals[g as usize].value = r!(src);
-                }
+                Instr::GlobalGet { dst, global } => w!(dst, self.globals.get(global)),
+                Instr::GlobalSet { src, global } => self.globals.set(global, r!(src)),
                 Instr::MemorySize { dst } => w!(dst, (mem_len / kwasm_runtime::store::PAGE_SIZE) as u64),
                 Instr::MemoryGrow { dst } => {
-                    let m = store.instance(inst).memories[0];
+                    let m = store.instance(self.inst).memories[0];
                     let delta = r!(dst) as u32 as u64;
                     let r = store.memories[m as usize].grow(delta).map_or(u32::MAX, |old| old as u32);
                     w!(dst, r as u64);
-                    (mem, mem_len) = memory_of(store, inst);
+                    (mem, mem_len) = memory_of(store, self.inst);
                 }
                 Instr::MemoryFill { base: b } => {
                     let (d, v, n) = (r!(b) as u32 as usize, r!(b + 1) as u8, r!(b + 2) as u32 as usize);
                     if d.checked_add(n).is_none_or(|e| e > mem_len) {
                         trap!(TrapKind::MemoryOutOfBounds);
                     }
-                    let m = store.instance(inst).memories[0];
+                    let m = store.instance(self.inst).memories[0];
                     store.memories[m as usize].data[d..d + n].fill(v);
                 }
                 Instr::MemoryCopy { base: b } => {
@@ -514,11 +545,11 @@ impl<'t> Executor<'t> {
                     if d.checked_add(n).is_none_or(|e| e > mem_len) || s.checked_add(n).is_none_or(|e| e > mem_len) {
                         trap!(TrapKind::MemoryOutOfBounds);
                     }
-                    let m = store.instance(inst).memories[0];
+                    let m = store.instance(self.inst).memories[0];
                     store.memories[m as usize].data.copy_within(s..s + n, d);
                 }
                 Instr::MemoryInit { base: b, data } => {
-                    let idata = store.instance(inst);
+                    let idata = store.instance(self.inst);
                     let (m, dseg) = (idata.memories[0], idata.datas[data as usize]);
                     let (d, s, n) = (r!(b) as u32, r!(b + 1) as u32, r!(b + 2) as u32);
                     if let Err(t) = store.memory_init(m, dseg, d, s, n) {
@@ -526,12 +557,12 @@ impl<'t> Executor<'t> {
                     }
                 }
                 Instr::DataDrop { data } => {
-                    let dseg = store.instance(inst).datas[data as usize];
+                    let dseg = store.instance(self.inst).datas[data as usize];
                     let seg = &mut store.datas[dseg as usize];
                     seg.range = seg.range.start..seg.range.start;
                 }
                 Instr::TableGet { dst, table } => {
-                    let t = store.instance(inst).tables[table as usize];
+                    let t = store.instance(self.inst).tables[table as usize];
                     let i = r!(dst) as u32 as usize;
                     match store.tables[t as usize].elems.get(i) {
                         Some(&v) => w!(dst, v),
@@ -539,7 +570,7 @@ impl<'t> Executor<'t> {
                     }
                 }
                 Instr::TableSet { base: b, table } => {
-                    let t = store.instance(inst).tables[table as usize];
+                    let t = store.instance(self.inst).tables[table as usize];
                     let (i, v) = (r!(b) as u32 as usize, r!(b + 1));
                     match store.tables[t as usize].elems.get_mut(i) {
                         Some(slot) => *slot = v,
@@ -547,17 +578,17 @@ impl<'t> Executor<'t> {
                     }
                 }
                 Instr::TableSize { dst, table } => {
-                    let t = store.instance(inst).tables[table as usize];
+                    let t = store.instance(self.inst).tables[table as usize];
                     w!(dst, store.tables[t as usize].elems.len() as u64);
                 }
                 Instr::TableGrow { base: b, table } => {
-                    let t = store.instance(inst).tables[table as usize];
+                    let t = store.instance(self.inst).tables[table as usize];
                     let (init, n) = (r!(b), r!(b + 1) as u32 as u64);
                     let r = store.tables[t as usize].grow(n, init).map_or(u32::MAX, |old| old as u32);
                     w!(b, r as u64);
                 }
                 Instr::TableFill { base: b, table } => {
-                    let t = store.instance(inst).tables[table as usize];
+                    let t = store.instance(self.inst).tables[table as usize];
                     let (i, v, n) = (r!(b) as u32 as usize, r!(b + 1), r!(b + 2) as u32 as usize);
                     let elems = &mut store.tables[t as usize].elems;
                     if i.checked_add(n).is_none_or(|e| e > elems.len()) {
@@ -567,7 +598,7 @@ impl<'t> Executor<'t> {
                 }
                 Instr::TableCopy { base: b, aux } => {
                     let (dt, st) = f.table_pairs[aux as usize];
-                    let idata = store.instance(inst);
+                    let idata = store.instance(self.inst);
                     let (dt, st) = (idata.tables[dt as usize] as usize, idata.tables[st as usize] as usize);
                     let (d, s, n) = (r!(b) as u32 as usize, r!(b + 1) as u32 as usize, r!(b + 2) as u32 as usize);
                     let (dl, sl) = (store.tables[dt].elems.len(), store.tables[st].elems.len());
@@ -583,7 +614,7 @@ impl<'t> Executor<'t> {
                 }
                 Instr::TableInit { base: b, aux } => {
                     let (table, elem) = f.table_pairs[aux as usize];
-                    let idata = store.instance(inst);
+                    let idata = store.instance(self.inst);
                     let (t, e) = (idata.tables[table as usize], idata.elems[elem as usize]);
                     let (d, s, n) = (r!(b) as u32, r!(b + 1) as u32, r!(b + 2) as u32);
                     if let Err(t) = store.table_init(t, e, d, s, n) {
@@ -591,11 +622,11 @@ impl<'t> Executor<'t> {
                     }
                 }
                 Instr::ElemDrop { elem } => {
-                    let e = store.instance(inst).elems[elem as usize];
+                    let e = store.instance(self.inst).elems[elem as usize];
                     store.elems[e as usize].items = Vec::new();
                 }
                 Instr::RefFunc { dst, func } => {
-                    let addr = store.instance(inst).funcs[func as usize];
+                    let addr = store.instance(self.inst).funcs[func as usize];
                     w!(dst, addr as u64 + 1);
                 }
                 Instr::RefIsNull { dst, src } => w!(dst, (r!(src) == 0) as u64),
@@ -778,49 +809,11 @@ impl<'t> Executor<'t> {
         }
     }
 
-    /// Replaces the current frame with a call of `addr`, whose arguments are at `src` in the
-    /// current frame. A host callee runs right away and the current function returns.
-    #[allow(clippy::too_many_arguments)]
-    fn tail_call(
-        &mut self,
-        store: &mut Store,
-        addr: FuncAddr,
-        base: usize,
-        src: usize,
-        pc: &mut usize,
-        f: &mut &InterpFunc,
-        code: &mut *const Instr,
-    ) -> Result<(), Trap> {
-        let here = (f.func_index, f.offsets[*pc - 1]);
+    /// Moves the arguments of a tail call of `addr` from `src` to the start of the current frame.
+    fn move_tail_args(&mut self, store: &Store, addr: FuncAddr, src: usize) {
         let np = store.funcs[addr as usize].ty.params.len();
+        let base = self.base;
         self.stack.copy_within(base + src..base + src + np, base);
-        match self.callee(store, addr)? {
-            Callee::Wasm(cf) => {
-                // SAFETY: owned by the store (see `callee`).
-                let cf = unsafe { &*cf };
-                self.enter_frame(base, cf).map_err(|k| Trap::at(k, here.0, here.1))?;
-                *f = cf;
-                *code = cf.code.as_ptr();
-                *pc = 0;
-                self.slice_left -= cf.entry_fuel as i64;
-                if self.slice_left < 0 {
-                    self.refuel(store).map_err(|k| Trap::at(k, here.0, here.1))?;
-                }
-            }
-            Callee::Host(h) => {
-                let nr = store.funcs[addr as usize].ty.results.len();
-                let args: Vec<u64> = self.stack[base..base + np].to_vec();
-                let mut res = vec![0u64; nr];
-                if base + nr > self.stack.len() {
-                    return Err(Trap::at(TrapKind::CallStackExhausted, here.0, here.1));
-                }
-                store.call_host(h, Some(f.instance), &args, &mut res)?;
-                self.stack[base..base + nr].copy_from_slice(&res);
-                // Continue at a synthetic return: jump to the function's final `Return`.
-                *pc = f.code.iter().position(|i| matches!(i, Instr::Return {})).unwrap_or(0);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -832,5 +825,78 @@ fn memory_of(store: &mut Store, inst: InstanceId) -> (*mut u8, usize) {
             (data.as_mut_ptr(), data.len())
         }
         None => (core::ptr::NonNull::dangling().as_ptr(), 0),
+    }
+}
+
+/// Per-opcode execution counts (feature `op-stats`).
+#[cfg(feature = "op-stats")]
+pub mod stats {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use crate::code::Instr;
+
+    static COUNTS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+    static NAMES: [core::sync::atomic::AtomicPtr<u8>; 256] = [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }; 256];
+    static LENS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+
+    pub(crate) fn count(i: &Instr) {
+        let op = i.opcode() as usize;
+        if COUNTS[op].fetch_add(1, Ordering::Relaxed) == 0 {
+            let n = i.name();
+            NAMES[op].store(n.as_ptr() as *mut u8, Ordering::Relaxed);
+            LENS[op].store(n.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// (name, count) of every executed opcode, most frequent first.
+    pub fn snapshot() -> alloc::vec::Vec<(&'static str, u64)> {
+        let mut v = alloc::vec::Vec::new();
+        for op in 0..256 {
+            let c = COUNTS[op].load(Ordering::Relaxed);
+            if c > 0 {
+                let p = NAMES[op].load(Ordering::Relaxed);
+                let len = LENS[op].load(Ordering::Relaxed) as usize;
+                // SAFETY: `p`/`len` come from a `&'static str` stored by `count`.
+                let name = unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(p, len)) };
+                v.push((name, c));
+            }
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v
+    }
+}
+
+/// Module offset of the instruction before `ip` (the one executing), for trap locations.
+fn offset_at(f: &InterpFunc, ip: *const Instr) -> u32 {
+    let start = f.code.as_ptr() as usize;
+    let pc = (ip as usize).wrapping_sub(start) / core::mem::size_of::<Instr>();
+    // pc == 0: trapped on entry (fuel, stack), before the first instruction.
+    f.offsets.get(pc.saturating_sub(1)).copied().unwrap_or(0)
+}
+
+/// Direct access to the running instance's globals: its global address table and the store's
+/// global vector. Neither moves during execution (globals are only added by instantiation); the
+/// executor refreshes this after host calls anyway.
+struct Globals {
+    addrs: *const u32,
+    values: *mut kwasm_runtime::store::Global,
+}
+
+impl Globals {
+    fn of(store: &mut Store, inst: InstanceId) -> Globals {
+        Globals { addrs: store.instances[inst.0 as usize].globals.as_ptr(), values: store.globals.as_mut_ptr() }
+    }
+
+    #[inline(always)]
+    fn get(&self, index: u32) -> u64 {
+        // SAFETY: validation guarantees `index` < the instance's global count, and instantiation
+        // made every address valid in the store's vector.
+        unsafe { (*self.values.add(*self.addrs.add(index as usize) as usize)).value }
+    }
+
+    #[inline(always)]
+    fn set(&self, index: u32, v: u64) {
+        // SAFETY: as for `get`.
+        unsafe { (*self.values.add(*self.addrs.add(index as usize) as usize)).value = v }
     }
 }

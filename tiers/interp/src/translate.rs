@@ -125,6 +125,7 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
         t.offset = offset as u32;
         t.op(op)?;
     }
+    t.make_branches_relative();
     let frame_size = t.num_locals as usize + t.max_height + 1;
     if frame_size > u32::MAX as usize / 2 {
         return Err(Error::Resource("function frame too large".into()));
@@ -309,18 +310,20 @@ impl Translator<'_> {
         Ok(())
     }
 
+    /// Turns absolute branch targets into offsets from the instruction after the branch, so the
+    /// executor needs no code base pointer to jump.
+    fn make_branches_relative(&mut self) {
+        for i in 0..self.code.len() {
+            if let Some(t) = branch_target_mut(&mut self.code[i]) {
+                *t = (*t as i64 - (i as i64 + 1)) as i32 as u32;
+            }
+        }
+    }
+
     fn patch(&mut self, idx: usize, target: u32) {
-        match &mut self.code[idx] {
-            Instr::Br { target: t }
-            | Instr::BrIfEqz { target: t, .. }
-            | Instr::BrIfNez { target: t, .. }
-            | Instr::BrIfI32Eq { target: t, .. }
-            | Instr::BrIfI32Ne { target: t, .. }
-            | Instr::BrIfI32LtS { target: t, .. }
-            | Instr::BrIfI32LtU { target: t, .. }
-            | Instr::BrIfI32GeS { target: t, .. }
-            | Instr::BrIfI32GeU { target: t, .. } => *t = target,
-            other => unreachable!("patching a non-branch {other:?}"),
+        match branch_target_mut(&mut self.code[idx]) {
+            Some(t) => *t = target,
+            None => unreachable!("patching a non-branch {:?}", self.code[idx]),
         }
     }
 
@@ -786,6 +789,21 @@ impl Translator<'_> {
             }
         }
         Ok(())
+    }
+}
+
+fn branch_target_mut(i: &mut Instr) -> Option<&mut u32> {
+    match i {
+        Instr::Br { target: t }
+        | Instr::BrIfEqz { target: t, .. }
+        | Instr::BrIfNez { target: t, .. }
+        | Instr::BrIfI32Eq { target: t, .. }
+        | Instr::BrIfI32Ne { target: t, .. }
+        | Instr::BrIfI32LtS { target: t, .. }
+        | Instr::BrIfI32LtU { target: t, .. }
+        | Instr::BrIfI32GeS { target: t, .. }
+        | Instr::BrIfI32GeU { target: t, .. } => Some(t),
+        _ => None,
     }
 }
 
