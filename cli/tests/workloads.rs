@@ -17,25 +17,18 @@ struct Workload {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ has a parent").to_path_buf()
 }
 
 fn read_manifest(root: &Path) -> Vec<Workload> {
     let path = root.join("experiments/compute/workloads.tsv");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let fields: Vec<&str> = l.split('\t').collect();
             assert!(fields.len() >= 4, "bad manifest line: {l:?}");
-            Workload {
-                name: fields[0].to_string(),
-                quick_arg: fields[2].to_string(),
-            }
+            Workload { name: fields[0].to_string(), quick_arg: fields[2].to_string() }
         })
         .collect()
 }
@@ -67,21 +60,13 @@ fn run(program: &Path, args: &[&str]) -> Output {
 
 /// Compares one workload; returns a description of what went wrong, if anything.
 fn check(root: &Path, w: &Workload) -> Option<String> {
-    let native = run(
-        &root.join("experiments/build/native").join(&w.name),
-        &[&w.quick_arg],
-    );
+    let native = run(&root.join("experiments/build/native").join(&w.name), &[&w.quick_arg]);
     if !native.status.success() {
         return Some(format!("{}: native run failed ({})", w.name, native.status));
     }
-    let wasm = root
-        .join("experiments/build/wasm")
-        .join(format!("{}.wasm", w.name));
+    let wasm = root.join("experiments/build/wasm").join(format!("{}.wasm", w.name));
     let wasm = wasm.to_str().expect("utf-8 path");
-    let kwasm = run(
-        Path::new(env!("CARGO_BIN_EXE_kwasm")),
-        &["run", "--tier", "interp", wasm, &w.quick_arg],
-    );
+    let kwasm = run(Path::new(env!("CARGO_BIN_EXE_kwasm")), &["run", "--tier", "interp", wasm, &w.quick_arg]);
     if !kwasm.status.success() {
         return Some(format!(
             "{}: kwasm run failed ({}): {}",

@@ -120,6 +120,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     let columns = columns(&root, &kwasm, &opts);
 
+    // Other processes on a 2-core machine distort wall times; record the load so a
+    // reader can tell a quiet run from a busy one.
+    let load_before = load_average();
+    if load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0) > 0.5 {
+        eprintln!("bench: warning: load average is {load_before} before timing; results may be noisy");
+    }
     let mut rows = Vec::new();
     for w in &workloads {
         rows.push(run_row(&root, w, &columns, &opts));
@@ -130,17 +136,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     println!("\n{table}");
 
     if !opts.check {
-        let out = opts
-            .out
-            .clone()
-            .unwrap_or_else(|| default_out(&root, &opts));
-        write_results(
-            &out,
-            &rows,
-            &columns,
-            &table,
-            &env_report(&root, &kwasm, &columns, &opts),
-        )?;
+        let out = opts.out.clone().unwrap_or_else(|| default_out(&root, &opts));
+        let load = format!("{load_before} before timing, {} after", load_average());
+        let env = env_report(&root, &kwasm, &columns, &opts, &load);
+        write_results(&out, &rows, &columns, &table, &env)?;
         println!("wrote {}", out.display());
     }
     verdict(&rows, &columns, &opts)
@@ -162,11 +161,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut runs_given = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
         match arg.as_str() {
             "--tiers" => opts.tiers = split_list(&value("--tiers")?),
             "--runs" => {
@@ -187,15 +182,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    if let Some(bad) = opts
-        .tiers
-        .iter()
-        .find(|t| !KNOWN_TIERS.contains(&t.as_str()))
-    {
-        return Err(format!(
-            "unknown tier {bad} (known: {})",
-            KNOWN_TIERS.join(",")
-        ));
+    if let Some(bad) = opts.tiers.iter().find(|t| !KNOWN_TIERS.contains(&t.as_str())) {
+        return Err(format!("unknown tier {bad} (known: {})", KNOWN_TIERS.join(",")));
     }
     // Quick and check runs exist to verify output, so one run is enough unless asked.
     if (opts.quick || opts.check) && !runs_given {
@@ -205,11 +193,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(String::from)
-        .collect()
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
 }
 
 fn parse_positive(s: &str, name: &str) -> Result<usize, String> {
@@ -228,8 +212,7 @@ fn repo_root() -> PathBuf {
 /// Reads `experiments/compute/workloads.tsv` (tab-separated, `#` comments).
 fn read_manifest(root: &Path) -> Result<Vec<Workload>, String> {
     let path = root.join("experiments/compute/workloads.tsv");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -237,11 +220,7 @@ fn read_manifest(root: &Path) -> Result<Vec<Workload>, String> {
         }
         let fields: Vec<&str> = line.split('\t').collect();
         if fields.len() < 4 {
-            return Err(format!(
-                "{}:{}: expected 4 tab-separated fields",
-                path.display(),
-                i + 1
-            ));
+            return Err(format!("{}:{}: expected 4 tab-separated fields", path.display(), i + 1));
         }
         out.push(Workload {
             name: fields[0].to_string(),
@@ -308,12 +287,8 @@ fn target_dir(root: &Path) -> PathBuf {
 
 /// Native, then one column per requested tier, then peers if asked and found.
 fn columns(root: &Path, kwasm: &Path, opts: &Options) -> Vec<Column> {
-    let mut cols = vec![Column {
-        name: "native".into(),
-        kind: ColumnKind::Native,
-        program: PathBuf::new(),
-        prefix: Vec::new(),
-    }];
+    let mut cols =
+        vec![Column { name: "native".into(), kind: ColumnKind::Native, program: PathBuf::new(), prefix: Vec::new() }];
     for tier in &opts.tiers {
         cols.push(Column {
             name: tier.clone(),
@@ -355,30 +330,16 @@ fn find_wasmtime(root: &Path) -> Option<Column> {
 
 /// Runs a command and returns its trimmed stdout if it exited successfully.
 fn run_quiet(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Runs one workload in every column and verifies outputs against native.
 fn run_row(root: &Path, w: &Workload, columns: &[Column], opts: &Options) -> Row {
-    let arg = if opts.quick {
-        &w.quick_arg
-    } else {
-        &w.full_arg
-    };
+    let arg = if opts.quick { &w.quick_arg } else { &w.full_arg };
     let native_bin = root.join("experiments/build/native").join(&w.name);
-    let wasm = root
-        .join("experiments/build/wasm")
-        .join(format!("{}.wasm", w.name));
-    let code_bytes = std::fs::read(&wasm)
-        .ok()
-        .and_then(|b| code_section_size(&b));
+    let wasm = root.join("experiments/build/wasm").join(format!("{}.wasm", w.name));
+    let code_bytes = std::fs::read(&wasm).ok().and_then(|b| code_section_size(&b));
 
     let mut cells = Vec::new();
     let mut reference: Option<Vec<u8>> = None;
@@ -396,23 +357,12 @@ fn run_row(root: &Path, w: &Workload, columns: &[Column], opts: &Options) -> Row
         eprintln!(" {}", cell_text(&cell));
         cells.push(cell);
     }
-    Row {
-        workload: w.clone(),
-        arg: arg.clone(),
-        code_bytes,
-        cells,
-    }
+    Row { workload: w.clone(), arg: arg.clone(), code_bytes, cells }
 }
 
 /// Runs a command `opts.runs` times; the first native output becomes the reference
 /// that every other run (of any column) must reproduce byte for byte.
-fn measure(
-    program: &Path,
-    args: &[String],
-    opts: &Options,
-    reference: &mut Option<Vec<u8>>,
-    kind: ColumnKind,
-) -> Cell {
+fn measure(program: &Path, args: &[String], opts: &Options, reference: &mut Option<Vec<u8>>, kind: ColumnKind) -> Cell {
     let mut times = Vec::new();
     for _ in 0..opts.runs {
         let out = match run_timed(program, args, opts.timeout) {
@@ -449,18 +399,11 @@ fn measure(
 
 /// The line of a tier's stderr that says it is not implemented, if any.
 fn not_implemented_reason(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .find(|l| l.to_ascii_lowercase().contains("not implemented"))
-        .map(|l| l.trim().to_string())
+    stderr.lines().find(|l| l.to_ascii_lowercase().contains("not implemented")).map(|l| l.trim().to_string())
 }
 
 fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("(no stderr)")
-        .trim()
-        .to_string()
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("(no stderr)").trim().to_string()
 }
 
 /// Describes where two outputs first diverge, by line, for the error message.
@@ -576,16 +519,11 @@ fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
     let help = Command::new(kwasm)
         .arg("--help")
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
         .unwrap_or_default();
     let total: u64 = rows.iter().filter_map(|r| r.code_bytes).sum();
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Code section bytes per module are in the table ({total} bytes in all)."
-    );
+    let _ = writeln!(s, "Code section bytes per module are in the table ({total} bytes in all).");
     if !help.contains("kwasm compile") {
         let _ = writeln!(
             s,
@@ -596,10 +534,7 @@ fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
         return s;
     }
     for tier in &opts.tiers {
-        let _ = writeln!(
-            s,
-            "Translation, tier {tier} (`kwasm compile --tier {tier}`):"
-        );
+        let _ = writeln!(s, "Translation, tier {tier} (`kwasm compile --tier {tier}`):");
         for row in rows {
             let wasm = format!("experiments/build/wasm/{}.wasm", row.workload.name);
             let args = vec!["compile".into(), "--tier".into(), tier.clone(), wasm];
@@ -616,11 +551,7 @@ fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
                 (Some(f), _) => format!("n/a ({f})"),
                 (None, Some(bytes)) => {
                     let t = median(&mut times);
-                    format!(
-                        "{:.1} ms, {:.2} MB/s of code section (process wall time)",
-                        t * 1e3,
-                        bytes as f64 / t / 1e6
-                    )
+                    format!("{:.1} ms, {:.2} MB/s of code section (process wall time)", t * 1e3, bytes as f64 / t / 1e6)
                 }
                 (None, None) => "no code section found".into(),
             };
@@ -658,17 +589,9 @@ fn geomean(rows: &[Row], i: usize) -> Option<f64> {
 /// The Markdown report: the table, the geometric means, notes and errors.
 fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation: &str) -> String {
     let mut s = String::new();
-    let mode = if opts.quick {
-        "quick (small inputs)"
-    } else {
-        "full inputs"
-    };
+    let mode = if opts.quick { "quick (small inputs)" } else { "full inputs" };
     let _ = writeln!(s, "# kwasm compute benchmark\n");
-    let _ = writeln!(
-        s,
-        "{mode}; median of {} run(s) of wall time per cell; ratio = time / native time.\n",
-        opts.runs
-    );
+    let _ = writeln!(s, "{mode}; median of {} run(s) of wall time per cell; ratio = time / native time.\n", opts.runs);
 
     let mut head = String::from("| program | arg | code bytes | native ms |");
     let mut rule = String::from("|---|---:|---:|---:|");
@@ -679,13 +602,7 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
     let _ = writeln!(s, "{head}\n{rule}");
     for row in rows {
         let code = row.code_bytes.map_or("?".into(), |b| b.to_string());
-        let _ = write!(
-            s,
-            "| {} | {} | {code} | {} |",
-            row.workload.name,
-            row.arg,
-            short_cell(&row.cells[0])
-        );
+        let _ = write!(s, "| {} | {} | {code} | {} |", row.workload.name, row.arg, short_cell(&row.cells[0]));
         for i in 1..columns.len() {
             let r = ratio(row, i).map_or("".into(), |r| format!("{r:.2}"));
             let _ = write!(s, " {} | {r} |", short_cell(&row.cells[i]));
@@ -702,26 +619,14 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
     let notes: Vec<String> = rows
         .iter()
         .flat_map(|row| {
-            row.cells
-                .iter()
-                .zip(columns)
-                .filter_map(move |(cell, col)| match cell {
-                    Cell::Time(_) => None,
-                    other => Some(format!(
-                        "- {} / {}: {}",
-                        row.workload.name,
-                        col.name,
-                        cell_text(other)
-                    )),
-                })
+            row.cells.iter().zip(columns).filter_map(move |(cell, col)| match cell {
+                Cell::Time(_) => None,
+                other => Some(format!("- {} / {}: {}", row.workload.name, col.name, cell_text(other))),
+            })
         })
         .collect();
     if !notes.is_empty() {
-        let _ = writeln!(
-            s,
-            "Cells that did not produce a time:\n\n{}\n",
-            notes.join("\n")
-        );
+        let _ = writeln!(s, "Cells that did not produce a time:\n\n{}\n", notes.join("\n"));
     }
     let _ = writeln!(s, "## Translation\n\n{translation}");
     let _ = writeln!(s, "## Workloads\n");
@@ -797,13 +702,7 @@ fn default_out(root: &Path, opts: &Options) -> PathBuf {
     }
 }
 
-fn write_results(
-    out: &Path,
-    rows: &[Row],
-    columns: &[Column],
-    markdown: &str,
-    env: &str,
-) -> Result<(), String> {
+fn write_results(out: &Path, rows: &[Row], columns: &[Column], markdown: &str, env: &str) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let files = [
         ("bench-compute.csv", render_csv(rows, columns)),
@@ -817,22 +716,23 @@ fn write_results(
     Ok(())
 }
 
+/// The 1, 5 and 15 minute load averages from `/proc/loadavg`.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 /// The machine and toolchain the numbers came from.
-fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options) -> String {
+fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options, load: &str) -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
         .find(|l| l.starts_with("model name"))
         .and_then(|l| l.split(':').nth(1))
         .map_or("unknown".into(), |m| m.trim().to_string());
-    let cores = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
+    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
     let first = |prog: &str, args: &[&str]| {
-        run_quiet(prog, args)
-            .and_then(|o| o.lines().next().map(String::from))
-            .unwrap_or_else(|| "unavailable".into())
+        run_quiet(prog, args).and_then(|o| o.lines().next().map(String::from)).unwrap_or_else(|| "unavailable".into())
     };
     let git = |args: &[&str]| {
         Command::new("git")
@@ -861,16 +761,8 @@ fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options) -> 
         first(&cc, &["--version"]),
         first("getconf", &["GNU_LIBC_VERSION"])
     );
-    let _ = writeln!(
-        s,
-        "wasm compiler: {} (--target=wasm32-wasi -O2)",
-        first(&clang, &["--version"])
-    );
-    let _ = writeln!(
-        s,
-        "wasi-libc: {}",
-        first("dpkg-query", &["-W", "-f=${Version}", "wasi-libc"])
-    );
+    let _ = writeln!(s, "wasm compiler: {} (--target=wasm32-wasi -O2)", first(&clang, &["--version"]));
+    let _ = writeln!(s, "wasi-libc: {}", first("dpkg-query", &["-W", "-f=${Version}", "wasi-libc"]));
     let _ = writeln!(s, "rustc: {}", first("rustc", &["--version"]));
     let _ = writeln!(s, "kwasm: {}", kwasm.display());
     for col in columns.iter().filter(|c| c.kind == ColumnKind::Peer) {
@@ -884,6 +776,7 @@ fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options) -> 
     let _ = writeln!(s, "tiers: {}", opts.tiers.join(","));
     let _ = writeln!(s, "runs per cell: {} (median)", opts.runs);
     let _ = writeln!(s, "inputs: {}", if opts.quick { "quick" } else { "full" });
+    let _ = writeln!(s, "load average (1/5/15 min): {load}");
     s
 }
 
@@ -901,9 +794,7 @@ fn verdict(rows: &[Row], columns: &[Column], opts: &Options) -> Result<(), Strin
         }
     }
     if errors > 0 {
-        return Err(format!(
-            "{errors} run(s) failed or did not match native output"
-        ));
+        return Err(format!("{errors} run(s) failed or did not match native output"));
     }
     if opts.check && unavailable > 0 {
         return Err(format!("--check: {unavailable} tier run(s) not available"));
@@ -931,12 +822,7 @@ mod tests {
     fn median_and_geomean() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        let w = Workload {
-            name: "x".into(),
-            full_arg: "1".into(),
-            quick_arg: "1".into(),
-            what: String::new(),
-        };
+        let w = Workload { name: "x".into(), full_arg: "1".into(), quick_arg: "1".into(), what: String::new() };
         let row = |native, t| Row {
             workload: w.clone(),
             arg: "1".into(),
@@ -950,19 +836,13 @@ mod tests {
     #[test]
     fn not_implemented_is_recognised() {
         let err = "kwasm: error\nthe baseline tier is not implemented yet\n";
-        assert_eq!(
-            not_implemented_reason(err).as_deref(),
-            Some("the baseline tier is not implemented yet")
-        );
+        assert_eq!(not_implemented_reason(err).as_deref(), Some("the baseline tier is not implemented yet"));
         assert_eq!(not_implemented_reason("trap: unreachable"), None);
     }
 
     #[test]
     fn differences_are_located() {
-        assert_eq!(
-            first_difference(b"a\nb\n", b"a\nc\n"),
-            "line 2: expected \"b\", got \"c\""
-        );
+        assert_eq!(first_difference(b"a\nb\n", b"a\nc\n"), "line 2: expected \"b\", got \"c\"");
         assert!(first_difference(b"a\n", b"a\nx\n").contains("extra"));
     }
 
@@ -970,8 +850,6 @@ mod tests {
     fn manifest_parses() {
         let all = read_manifest(&repo_root()).expect("manifest");
         assert!(all.len() >= 6);
-        assert!(all
-            .iter()
-            .all(|w| !w.quick_arg.is_empty() && !w.full_arg.is_empty()));
+        assert!(all.iter().all(|w| !w.quick_arg.is_empty() && !w.full_arg.is_empty()));
     }
 }
