@@ -39,7 +39,8 @@ pub fn run_file(path: &Path, name: &str, knobs: &Knobs, skips: &SkipList) -> Fil
 
 /// Runs script text. Never panics: a panic in the runtime or a tier is caught, counted as a
 /// failure of the directive that was running, and ends this script (the store may be left
-/// half-updated, so nothing after it could be trusted).
+/// half-updated, so nothing after it could be trusted). This needs unwinding: under
+/// `panic = "abort"` (the release profile) a panic still ends the process.
 pub fn run_text(text: &str, name: &str, knobs: &Knobs, skips: &SkipList) -> FileReport {
     let mut report = FileReport::new(name);
     let mut at = (1, 1);
