@@ -26,8 +26,7 @@ pub use skips::{display_name, SkipEntry, SkipList};
 /// stack allows (the memory is only touched as far as it is used).
 pub const SCRIPT_STACK_SIZE: usize = 1 << 30;
 
-const USAGE: &str =
-    "usage: kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
+const USAGE: &str = "usage: kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
 
 /// Runs `f` on a thread with a [`SCRIPT_STACK_SIZE`] stack and returns what it returns.
 pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -38,19 +37,13 @@ pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .spawn_scoped(s, f)
             .expect("cannot spawn the script thread");
         // Panics inside scripts are caught per file; this only fails if reporting itself panicked.
-        handle
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
 
 /// Runs `files` one after another, printing each file's report as soon as it is done, then the
 /// totals. Returns every report.
-pub fn run_and_print(
-    files: &[PathBuf],
-    knobs: &Knobs,
-    skips: &SkipList,
-) -> (Vec<FileReport>, Totals) {
+pub fn run_and_print(files: &[PathBuf], knobs: &Knobs, skips: &SkipList) -> (Vec<FileReport>, Totals) {
     on_script_stack(|| {
         let mut totals = Totals::default();
         let mut reports = Vec::with_capacity(files.len());
@@ -78,11 +71,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |what: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs {what}"))
-        };
+        let mut value = |what: &str| it.next().cloned().ok_or_else(|| format!("{a} needs {what}"));
         match a.as_str() {
             "--tier" => knobs.set_text(&format!("tier={}", value("a tier name")?))?,
             "--knob" => knobs.set_text(&value("NAME=VALUE")?)?,
@@ -95,11 +84,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     if files.is_empty() {
         return Err(USAGE.into());
     }
-    Ok(Options {
-        knobs,
-        skips,
-        files,
-    })
+    Ok(Options { knobs, skips, files })
 }
 
 /// `kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...`: prints

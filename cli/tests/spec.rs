@@ -28,8 +28,7 @@ fn testsuite_dir() -> PathBuf {
 
 /// The `.wast` files in `dir` (sorted) whose file name `keep` accepts.
 fn wast_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "wast"))
@@ -42,11 +41,7 @@ fn wast_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 /// Every script the suite runs; panics (fails the test) if the testsuite is missing or empty.
 fn suite_files() -> Vec<PathBuf> {
     let root = testsuite_dir();
-    assert!(
-        root.is_dir(),
-        "spec testsuite not found at {} (set KWASM_TESTSUITE to its directory)",
-        root.display()
-    );
+    assert!(root.is_dir(), "spec testsuite not found at {} (set KWASM_TESTSUITE to its directory)", root.display());
     let mut files = wast_files(&root, |name| !name.starts_with("simd_"));
     for p in PROPOSALS {
         files.extend(wast_files(&root.join("proposals").join(p), |_| true));
@@ -58,15 +53,10 @@ fn suite_files() -> Vec<PathBuf> {
 /// Runs the suite on `tier` and fails if any directive failed.
 fn run_suite(tier: &str) {
     let files = suite_files();
-    let skips =
-        SkipList::load(&repo_root().join("tests/spec-skips.txt")).unwrap_or_else(|e| panic!("{e}"));
+    let skips = SkipList::load(&repo_root().join("tests/spec-skips.txt")).unwrap_or_else(|e| panic!("{e}"));
     let mut knobs = Knobs::default();
     knobs.set_text(&format!("tier={tier}")).expect("tier knob");
-    println!(
-        "spec suite on tier {tier}: {} files from {}",
-        files.len(),
-        testsuite_dir().display()
-    );
+    println!("spec suite on tier {tier}: {} files from {}", files.len(), testsuite_dir().display());
     let (reports, totals) = wast::run_and_print(&files, &knobs, &skips);
     warn_unused_skips(&skips, &reports);
     assert_eq!(totals.failed, 0, "tier {tier}: {}", totals.summary());
@@ -80,10 +70,7 @@ fn warn_unused_skips(skips: &SkipList, reports: &[wast::FileReport]) {
             .filter(|r| r.name == e.file)
             .any(|r| r.skips.iter().any(|s| e.line.is_none_or(|l| l == s.line)));
         if !used {
-            println!(
-                "warning: unused skip entry {}:{:?} ({})",
-                e.file, e.line, e.reason
-            );
+            println!("warning: unused skip entry {}:{:?} ({})", e.file, e.line, e.reason);
         }
     }
 }

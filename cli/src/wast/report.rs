@@ -32,28 +32,17 @@ pub struct FileReport {
 impl FileReport {
     /// An empty report for file `name`.
     pub fn new(name: &str) -> FileReport {
-        FileReport {
-            name: name.to_string(),
-            ..FileReport::default()
-        }
+        FileReport { name: name.to_string(), ..FileReport::default() }
     }
 
     /// Records a failure at `(line, col)`.
     pub fn fail(&mut self, (line, col): (usize, usize), reason: &str) {
-        self.failures.push(Note {
-            line,
-            col,
-            text: one_line(reason),
-        });
+        self.failures.push(Note { line, col, text: one_line(reason) });
     }
 
     /// Records a skip at `(line, col)`.
     pub fn skip(&mut self, (line, col): (usize, usize), reason: &str) {
-        self.skips.push(Note {
-            line,
-            col,
-            text: one_line(reason),
-        });
+        self.skips.push(Note { line, col, text: one_line(reason) });
     }
 
     /// Number of failed directives.
@@ -68,13 +57,7 @@ impl FileReport {
 
     /// `name: passed P failed F skipped S`.
     pub fn summary(&self) -> String {
-        format!(
-            "{}: passed {} failed {} skipped {}",
-            self.name,
-            self.passed,
-            self.failed(),
-            self.skipped()
-        )
+        format!("{}: passed {} failed {} skipped {}", self.name, self.passed, self.failed(), self.skipped())
     }
 
     /// The summary line followed by one indented line per failure and skip.
@@ -115,10 +98,7 @@ impl Totals {
 
     /// `total (N files): passed P failed F skipped S`.
     pub fn summary(&self) -> String {
-        format!(
-            "total ({} files): passed {} failed {} skipped {}",
-            self.files, self.passed, self.failed, self.skipped
-        )
+        format!("total ({} files): passed {} failed {} skipped {}", self.files, self.passed, self.failed, self.skipped)
     }
 }
 

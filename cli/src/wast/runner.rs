@@ -44,9 +44,7 @@ pub fn run_file(path: &Path, name: &str, knobs: &Knobs, skips: &SkipList) -> Fil
 pub fn run_text(text: &str, name: &str, knobs: &Knobs, skips: &SkipList) -> FileReport {
     let mut report = FileReport::new(name);
     let mut at = (1, 1);
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        run_script(text, name, knobs, skips, &mut report, &mut at)
-    }));
+    let result = catch_unwind(AssertUnwindSafe(|| run_script(text, name, knobs, skips, &mut report, &mut at)));
     if let Err(payload) = result {
         let msg = payload
             .downcast_ref::<&str>()
@@ -79,19 +77,13 @@ fn run_script(
     let buf = match ParseBuffer::new_with_lexer(lexer) {
         Ok(b) => b,
         Err(e) => {
-            return report.fail(
-                linecol(text, e.span().offset()),
-                &format!("script does not lex: {}", e.message()),
-            )
+            return report.fail(linecol(text, e.span().offset()), &format!("script does not lex: {}", e.message()))
         }
     };
     let script = match parser::parse::<Wast<'_>>(&buf) {
         Ok(w) => w,
         Err(e) => {
-            return report.fail(
-                linecol(text, e.span().offset()),
-                &format!("script does not parse: {}", e.message()),
-            )
+            return report.fail(linecol(text, e.span().offset()), &format!("script does not parse: {}", e.message()))
         }
     };
     let mut state = match Script::new(knobs) {
@@ -148,9 +140,9 @@ impl Script {
         match d {
             WastDirective::Module(mut m) => self.module(&mut m),
             WastDirective::ModuleDefinition(mut m) => self.module_definition(&mut m),
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => self.module_instance(instance.map(|i| i.name()), module.map(|m| m.name())),
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                self.module_instance(instance.map(|i| i.name()), module.map(|m| m.name()))
+            }
             WastDirective::Register { name, module, .. } => {
                 let id = self.instance(module.map(|m| m.name()))?;
                 self.linker.define_instance(&self.store, name, id);
@@ -160,12 +152,8 @@ impl Script {
                 Outcome::Values(_) => Ok(()),
                 Outcome::Trapped(t) => Err(format!("invoke \"{}\": unexpected {t}", call.name)),
             },
-            WastDirective::AssertReturn {
-                mut exec, results, ..
-            } => self.assert_return(&mut exec, &results),
-            WastDirective::AssertTrap {
-                mut exec, message, ..
-            } => {
+            WastDirective::AssertReturn { mut exec, results, .. } => self.assert_return(&mut exec, &results),
+            WastDirective::AssertTrap { mut exec, message, .. } => {
                 let outcome = self.execute(&mut exec)?;
                 expect_trap(outcome, message)
             }
@@ -173,14 +161,8 @@ impl Script {
                 let outcome = self.invoke(&call)?;
                 expect_trap(outcome, message)
             }
-            WastDirective::AssertUnlinkable { mut module, .. } => {
-                self.assert_unlinkable(&mut module)
-            }
-            WastDirective::AssertInvalid {
-                mut module,
-                message,
-                ..
-            } => assert_invalid(&mut module, message),
+            WastDirective::AssertUnlinkable { mut module, .. } => self.assert_unlinkable(&mut module),
+            WastDirective::AssertInvalid { mut module, message, .. } => assert_invalid(&mut module, message),
             WastDirective::AssertMalformed { mut module, .. } => assert_malformed(&mut module),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => {
                 Err("thread/wait: the threads proposal is not supported".into())
@@ -188,13 +170,10 @@ impl Script {
             WastDirective::AssertException { .. } => {
                 Err("assert_exception: exception handling is not supported".into())
             }
-            WastDirective::AssertSuspension { .. } => {
-                Err("assert_suspension: stack switching is not supported".into())
+            WastDirective::AssertSuspension { .. } => Err("assert_suspension: stack switching is not supported".into()),
+            WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
+                Err("assert_{invalid,malformed}_custom: custom-section checks are not supported".into())
             }
-            WastDirective::AssertInvalidCustom { .. }
-            | WastDirective::AssertMalformedCustom { .. } => Err(
-                "assert_{invalid,malformed}_custom: custom-section checks are not supported".into(),
-            ),
         }
     }
 
@@ -203,9 +182,7 @@ impl Script {
         let name = m.name().map(|n| n.name().to_string());
         let module = compile_quote(m)?;
         self.current = None;
-        let id = self
-            .instantiate(module.clone())
-            .map_err(|e| format!("instantiation failed: {e}"))?;
+        let id = self.instantiate(module.clone()).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(name) = name {
             self.instances.insert(name.clone(), id);
             self.definitions.insert(name, module.clone());
@@ -229,17 +206,11 @@ impl Script {
     /// `(module instance $I $M)`: instantiate a definition.
     fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> Step {
         let def = match module {
-            Some(m) => self
-                .definitions
-                .get(m)
-                .cloned()
-                .ok_or_else(|| format!("no module definition ${m}"))?,
+            Some(m) => self.definitions.get(m).cloned().ok_or_else(|| format!("no module definition ${m}"))?,
             None => self.last_definition.clone().ok_or("no module definition")?,
         };
         self.current = None;
-        let id = self
-            .instantiate(def)
-            .map_err(|e| format!("instantiation failed: {e}"))?;
+        let id = self.instantiate(def).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(i) = instance {
             self.instances.insert(i.to_string(), id);
         }
@@ -254,14 +225,8 @@ impl Script {
     /// The instance named `name`, or the current one.
     fn instance(&self, name: Option<&str>) -> Result<InstanceId, String> {
         match name {
-            Some(n) => self
-                .instances
-                .get(n)
-                .copied()
-                .ok_or_else(|| format!("no instance named ${n}")),
-            None => self
-                .current
-                .ok_or_else(|| "no current instance (the last module failed)".into()),
+            Some(n) => self.instances.get(n).copied().ok_or_else(|| format!("no instance named ${n}")),
+            None => self.current.ok_or_else(|| "no current instance (the last module failed)".into()),
         }
     }
 
@@ -270,11 +235,7 @@ impl Script {
         let Some(Extern::Func(f)) = self.store.export(id, call.name) else {
             return Err(format!("no exported function \"{}\"", call.name));
         };
-        let args = call
-            .args
-            .iter()
-            .map(values::arg)
-            .collect::<Result<Vec<_>, _>>()?;
+        let args = call.args.iter().map(values::arg).collect::<Result<Vec<_>, _>>()?;
         Ok(match self.store.call(f, &args) {
             Ok(vals) => Outcome::Values(vals),
             Err(t) => Outcome::Trapped(t),
@@ -288,9 +249,7 @@ impl Script {
             WastExecute::Get { module, global, .. } => {
                 let id = self.instance(module.map(|m| m.name()))?;
                 match self.store.export(id, global) {
-                    Some(Extern::Global(g)) => {
-                        Ok(Outcome::Values(vec![self.store.global_value(g)]))
-                    }
+                    Some(Extern::Global(g)) => Ok(Outcome::Values(vec![self.store.global_value(g)])),
                     _ => Err(format!("no exported global \"{global}\"")),
                 }
             }
@@ -306,11 +265,7 @@ impl Script {
         }
     }
 
-    fn assert_return(
-        &mut self,
-        exec: &mut WastExecute<'_>,
-        expected: &[wast::WastRet<'_>],
-    ) -> Step {
+    fn assert_return(&mut self, exec: &mut WastExecute<'_>, expected: &[wast::WastRet<'_>]) -> Step {
         let target = match exec {
             WastExecute::Invoke(call) => self.instance(call.module.map(|m| m.name())).ok(),
             _ => None,
@@ -320,16 +275,11 @@ impl Script {
             Outcome::Trapped(t) => return Err(format!("unexpected {t}")),
         };
         if actual.len() != expected.len() {
-            return Err(format!(
-                "got {} results, expected {}",
-                actual.len(),
-                expected.len()
-            ));
+            return Err(format!("got {} results, expected {}", actual.len(), expected.len()));
         }
         // `ref.func N` patterns name function N of the instance that was called.
         let store = &self.store;
-        let func_addr =
-            |n: u32| target.and_then(|id| store.instance(id).funcs.get(n as usize).copied());
+        let func_addr = |n: u32| target.and_then(|id| store.instance(id).funcs.get(n as usize).copied());
         for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
             values::check(e, a, &func_addr).map_err(|m| format!("result {i}: {m}"))?;
         }
@@ -354,10 +304,7 @@ fn expect_trap(outcome: Outcome, expected: &str) -> Step {
             v.iter().map(values::show).collect::<Vec<_>>().join(", ")
         )),
         Outcome::Trapped(t) if trap_matches(&t.kind, expected) => Ok(()),
-        Outcome::Trapped(t) => Err(format!(
-            "trapped with \"{}\", expected \"{expected}\"",
-            t.kind.message()
-        )),
+        Outcome::Trapped(t) => Err(format!("trapped with \"{}\", expected \"{expected}\"", t.kind.message())),
     }
 }
 
@@ -375,12 +322,8 @@ fn trap_matches(kind: &TrapKind, expected: &str) -> bool {
 
 /// `assert_invalid`: the module must encode, and then fail validation.
 fn assert_invalid(m: &mut QuoteWat<'_>, message: &str) -> Step {
-    let bytes = m.encode().map_err(|e| {
-        format!(
-            "text does not encode ({}), so validation was not tested",
-            e.message()
-        )
-    })?;
+    let bytes =
+        m.encode().map_err(|e| format!("text does not encode ({}), so validation was not tested", e.message()))?;
     match Module::new(&bytes) {
         Ok(_) => Err(format!("module validated, expected invalid: \"{message}\"")),
         Err(Error::Invalid { .. }) => Ok(()),
@@ -416,15 +359,10 @@ fn encode_text(text: &[u8]) -> Option<Vec<u8>> {
 
 /// Encodes, decodes and validates a (possibly quoted) module.
 fn compile_quote(m: &mut QuoteWat<'_>) -> Result<Arc<Module>, String> {
-    if matches!(
-        m,
-        QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
-    ) {
+    if matches!(m, QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))) {
         return Err("components are not supported".into());
     }
-    let bytes = m
-        .encode()
-        .map_err(|e| format!("text does not encode: {}", e.message()))?;
+    let bytes = m.encode().map_err(|e| format!("text does not encode: {}", e.message()))?;
     decode(&bytes)
 }
 
@@ -433,16 +371,12 @@ fn compile_wat(wat: &mut Wat<'_>) -> Result<Arc<Module>, String> {
     if matches!(wat, Wat::Component(_)) {
         return Err("components are not supported".into());
     }
-    let bytes = wat
-        .encode()
-        .map_err(|e| format!("text does not encode: {}", e.message()))?;
+    let bytes = wat.encode().map_err(|e| format!("text does not encode: {}", e.message()))?;
     decode(&bytes)
 }
 
 fn decode(bytes: &[u8]) -> Result<Arc<Module>, String> {
-    Module::new(bytes)
-        .map(Arc::new)
-        .map_err(|e| format!("module rejected: {e}"))
+    Module::new(bytes).map(Arc::new).map_err(|e| format!("module rejected: {e}"))
 }
 
 #[cfg(test)]
@@ -451,12 +385,7 @@ mod tests {
 
     /// Runs `text` on the default tier with `skips`, under the name `t.wast`.
     fn run(text: &str, skips: &str) -> FileReport {
-        run_text(
-            text,
-            "t.wast",
-            &Knobs::default(),
-            &SkipList::parse(skips).unwrap(),
-        )
+        run_text(text, "t.wast", &Knobs::default(), &SkipList::parse(skips).unwrap())
     }
 
     // These scripts call only host functions and read globals, so they need no tier to run code.
@@ -482,27 +411,16 @@ mod tests {
     #[test]
     fn runs_non_executing_directives() {
         let r = run(LINKING, "");
-        assert_eq!(
-            (r.passed, r.failed(), r.skipped()),
-            (11, 0, 0),
-            "{}",
-            r.render()
-        );
+        assert_eq!((r.passed, r.failed(), r.skipped()), (11, 0, 0), "{}", r.render());
     }
 
     #[test]
     fn reports_wrong_results_with_location() {
-        let r = run(
-            "(module (global (export \"g\") i32 (i32.const 1)))\n(assert_return (get \"g\") (i32.const 2))",
-            "",
-        );
+        let r =
+            run("(module (global (export \"g\") i32 (i32.const 1)))\n(assert_return (get \"g\") (i32.const 2))", "");
         assert_eq!(r.failed(), 1, "{}", r.render());
         assert_eq!((r.failures[0].line, r.failures[0].col), (2, 2));
-        assert!(
-            r.failures[0].text.contains("got i32:1, expected i32:2"),
-            "{}",
-            r.render()
-        );
+        assert!(r.failures[0].text.contains("got i32:1, expected i32:2"), "{}", r.render());
     }
 
     #[test]
@@ -547,18 +465,9 @@ mod tests {
 
     #[test]
     fn trap_messages_match_by_prefix() {
-        assert!(trap_matches(
-            &TrapKind::MemoryOutOfBounds,
-            "out of bounds memory access"
-        ));
-        assert!(trap_matches(
-            &TrapKind::IndirectCallToNull,
-            "uninitialized element 2"
-        ));
-        assert!(trap_matches(
-            &TrapKind::TableOutOfBounds,
-            "undefined element"
-        ));
+        assert!(trap_matches(&TrapKind::MemoryOutOfBounds, "out of bounds memory access"));
+        assert!(trap_matches(&TrapKind::IndirectCallToNull, "uninitialized element 2"));
+        assert!(trap_matches(&TrapKind::TableOutOfBounds, "undefined element"));
         assert!(!trap_matches(&TrapKind::Unreachable, "integer overflow"));
         assert!(!trap_matches(&TrapKind::Host(String::new()), "anything"));
     }

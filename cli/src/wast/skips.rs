@@ -51,10 +51,7 @@ impl SkipList {
 
     /// The reason to skip the directive of file `file` starting on 1-based line `line`, if listed.
     pub fn reason(&self, file: &str, line: usize) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| e.file == file && e.line.is_none_or(|l| l == line))
-            .map(|e| e.reason.as_str())
+        self.entries.iter().find(|e| e.file == file && e.line.is_none_or(|l| l == line)).map(|e| e.reason.as_str())
     }
 
     /// Every entry, in file order.
@@ -71,18 +68,12 @@ fn parse_entry(line: &str) -> Result<SkipEntry, String> {
     }
     let (file, line) = match key.rsplit_once(':') {
         Some((file, n)) => {
-            let n: usize = n
-                .parse()
-                .map_err(|_| format!("'{n}' is not a line number"))?;
+            let n: usize = n.parse().map_err(|_| format!("'{n}' is not a line number"))?;
             (file, Some(n))
         }
         None => (key, None),
     };
-    Ok(SkipEntry {
-        file: file.to_string(),
-        line,
-        reason: reason.to_string(),
-    })
+    Ok(SkipEntry { file: file.to_string(), line, reason: reason.to_string() })
 }
 
 /// The name a `.wast` file is reported and matched under: its path below the last directory
@@ -91,11 +82,9 @@ fn parse_entry(line: &str) -> Result<SkipEntry, String> {
 pub fn display_name(path: &Path) -> String {
     let comps: Vec<Component<'_>> = path.components().collect();
     match comps.iter().rposition(|c| c.as_os_str() == "testsuite") {
-        Some(i) if i + 1 < comps.len() => comps[i + 1..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
+        Some(i) if i + 1 < comps.len() => {
+            comps[i + 1..].iter().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+        }
         _ => path.display().to_string(),
     }
 }
@@ -106,9 +95,7 @@ mod tests {
 
     #[test]
     fn parses_entries_and_comments() {
-        let list =
-            SkipList::parse("# c\nfoo.wast:12 some reason # trailing\nbar.wast whole file\n\n")
-                .unwrap();
+        let list = SkipList::parse("# c\nfoo.wast:12 some reason # trailing\nbar.wast whole file\n\n").unwrap();
         assert_eq!(list.reason("foo.wast", 12), Some("some reason"));
         assert_eq!(list.reason("foo.wast", 13), None);
         assert_eq!(list.reason("bar.wast", 1), Some("whole file"));
@@ -123,10 +110,7 @@ mod tests {
 
     #[test]
     fn names_relative_to_testsuite() {
-        assert_eq!(
-            display_name(Path::new("/a/testsuite/proposals/x/y.wast")),
-            "proposals/x/y.wast"
-        );
+        assert_eq!(display_name(Path::new("/a/testsuite/proposals/x/y.wast")), "proposals/x/y.wast");
         assert_eq!(display_name(Path::new("/a/testsuite/y.wast")), "y.wast");
         assert_eq!(display_name(Path::new("z/y.wast")), "z/y.wast");
     }

@@ -10,21 +10,10 @@ use kwasm_runtime::{Error, Extern, FuncType, Linker, Store, Val, ValType};
 pub fn define(store: &mut Store, linker: &mut Linker) -> Result<(), Error> {
     define_prints(store, linker);
     define_globals(store, linker);
-    let table = store.alloc_table(
-        TableType {
-            elem: ValType::FuncRef,
-            limits: Limits {
-                min: 10,
-                max: Some(20),
-            },
-        },
-        0,
-    )?;
+    let table =
+        store.alloc_table(TableType { elem: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) } }, 0)?;
     linker.define("spectest", "table", Extern::Table(table));
-    let memory = store.alloc_memory(Limits {
-        min: 1,
-        max: Some(2),
-    })?;
+    let memory = store.alloc_memory(Limits { min: 1, max: Some(2) })?;
     linker.define("spectest", "memory", Extern::Memory(memory));
     Ok(())
 }
@@ -58,13 +47,7 @@ fn define_globals(store: &mut Store, linker: &mut Linker) {
         ("global_f64", Val::F64(666.6f64.to_bits())),
     ];
     for (name, value) in globals {
-        let g = store.alloc_global(
-            GlobalType {
-                ty: value.ty(),
-                mutable: false,
-            },
-            value,
-        );
+        let g = store.alloc_global(GlobalType { ty: value.ty(), mutable: false }, value);
         linker.define("spectest", name, Extern::Global(g));
     }
 }

@@ -35,30 +35,18 @@ fn abstract_heap_type(ht: &HeapType<'_>) -> Option<AbstractHeapType> {
 
 /// Checks one result against its expected pattern. `func_addr` resolves the numeric index of a
 /// `ref.func N` pattern to a store address (in the instance the call went to).
-pub fn check(
-    expected: &WastRet<'_>,
-    actual: &Val,
-    func_addr: &dyn Fn(u32) -> Option<u32>,
-) -> Result<(), String> {
+pub fn check(expected: &WastRet<'_>, actual: &Val, func_addr: &dyn Fn(u32) -> Option<u32>) -> Result<(), String> {
     let WastRet::Core(expected) = expected else {
         return Err("component-model result pattern".into());
     };
     if matches_core(expected, actual, func_addr)? {
         Ok(())
     } else {
-        Err(format!(
-            "got {}, expected {}",
-            show(actual),
-            show_pattern(expected)
-        ))
+        Err(format!("got {}, expected {}", show(actual), show_pattern(expected)))
     }
 }
 
-fn matches_core(
-    e: &WastRetCore<'_>,
-    a: &Val,
-    func_addr: &dyn Fn(u32) -> Option<u32>,
-) -> Result<bool, String> {
+fn matches_core(e: &WastRetCore<'_>, a: &Val, func_addr: &dyn Fn(u32) -> Option<u32>) -> Result<bool, String> {
     Ok(match (e, a) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
@@ -71,9 +59,7 @@ fn matches_core(
         (WastRetCore::RefExtern(Some(e)), Val::ExternRef(Some(a))) => e == a,
         (WastRetCore::RefFunc(None), Val::FuncRef(Some(_))) => true,
         (WastRetCore::RefFunc(Some(Index::Num(n, _))), Val::FuncRef(Some(a))) => {
-            func_addr(*n)
-                .ok_or_else(|| format!("ref.func {n}: no such function in the instance"))?
-                == *a
+            func_addr(*n).ok_or_else(|| format!("ref.func {n}: no such function in the instance"))? == *a
         }
         (WastRetCore::RefFunc(Some(Index::Id(id))), Val::FuncRef(Some(_))) => {
             // Symbolic names are gone once the module is encoded; the 2.0 suite never does this.
@@ -137,27 +123,12 @@ fn v128_matches(e: &V128Pattern, a: u128) -> bool {
         u64::from_le_bytes(buf)
     };
     match e {
-        V128Pattern::I8x16(v) => v
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 1) == *x as u8 as u64),
-        V128Pattern::I16x8(v) => v
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 2) == *x as u16 as u64),
-        V128Pattern::I32x4(v) => v
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 4) == *x as u32 as u64),
+        V128Pattern::I8x16(v) => v.iter().enumerate().all(|(i, x)| lane(i, 1) == *x as u8 as u64),
+        V128Pattern::I16x8(v) => v.iter().enumerate().all(|(i, x)| lane(i, 2) == *x as u16 as u64),
+        V128Pattern::I32x4(v) => v.iter().enumerate().all(|(i, x)| lane(i, 4) == *x as u32 as u64),
         V128Pattern::I64x2(v) => v.iter().enumerate().all(|(i, x)| lane(i, 8) == *x as u64),
-        V128Pattern::F32x4(v) => v
-            .iter()
-            .enumerate()
-            .all(|(i, x)| f32_matches(x, lane(i, 4) as u32)),
-        V128Pattern::F64x2(v) => v
-            .iter()
-            .enumerate()
-            .all(|(i, x)| f64_matches(x, lane(i, 8))),
+        V128Pattern::F32x4(v) => v.iter().enumerate().all(|(i, x)| f32_matches(x, lane(i, 4) as u32)),
+        V128Pattern::F64x2(v) => v.iter().enumerate().all(|(i, x)| f64_matches(x, lane(i, 8))),
     }
 }
 
@@ -203,13 +174,7 @@ fn show_pattern(p: &WastRetCore<'_>) -> String {
         WastRetCore::RefFunc(None) => "ref.func".into(),
         WastRetCore::RefFunc(Some(i)) => format!("ref.func {i:?}"),
         WastRetCore::Either(alts) => {
-            format!(
-                "either({})",
-                alts.iter()
-                    .map(show_pattern)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            )
+            format!("either({})", alts.iter().map(show_pattern).collect::<Vec<_>>().join(" | "))
         }
         other => format!("{other:?}"),
     }
