@@ -180,8 +180,13 @@ impl Script {
     /// `(module ...)`: decode, validate, instantiate, make it current (and named, if it has a name).
     fn module(&mut self, m: &mut QuoteWat<'_>) -> Step {
         let name = m.name().map(|n| n.name().to_string());
-        let module = compile_quote(m)?;
+        // Whatever happens, neither the current module nor a reused name may keep referring to
+        // an older instance: later directives would silently run against the wrong module.
         self.current = None;
+        if let Some(name) = &name {
+            self.instances.remove(name);
+        }
+        let module = compile_quote(m)?;
         let id = self.instantiate(module.clone()).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(name) = name {
             self.instances.insert(name.clone(), id);
@@ -195,6 +200,10 @@ impl Script {
     /// `(module definition $M ...)`: decode and validate only.
     fn module_definition(&mut self, m: &mut QuoteWat<'_>) -> Step {
         let name = m.name().map(|n| n.name().to_string());
+        self.last_definition = None;
+        if let Some(name) = &name {
+            self.definitions.remove(name);
+        }
         let module = compile_quote(m)?;
         if let Some(name) = name {
             self.definitions.insert(name, module.clone());
@@ -205,11 +214,14 @@ impl Script {
 
     /// `(module instance $I $M)`: instantiate a definition.
     fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> Step {
+        self.current = None;
+        if let Some(i) = instance {
+            self.instances.remove(i);
+        }
         let def = match module {
             Some(m) => self.definitions.get(m).cloned().ok_or_else(|| format!("no module definition ${m}"))?,
             None => self.last_definition.clone().ok_or("no module definition")?,
         };
-        self.current = None;
         let id = self.instantiate(def).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(i) = instance {
             self.instances.insert(i.to_string(), id);
@@ -440,6 +452,16 @@ mod tests {
     fn failed_module_leaves_no_current_instance() {
         let r = run("(module (global (export \"g\") i32 (i32.const 1)))\n(module (import \"x\" \"y\" (func)))\n(assert_return (get \"g\") (i32.const 1))", "");
         assert_eq!(r.failed(), 2, "{}", r.render());
+    }
+
+    #[test]
+    fn failed_module_unbinds_its_name() {
+        let r = run(
+            "(module $M (global (export \"g\") i32 (i32.const 1)))\n(module $M (import \"x\" \"y\" (func)))\n(assert_return (get $M \"g\") (i32.const 1))",
+            "",
+        );
+        assert_eq!(r.failed(), 2, "{}", r.render());
+        assert!(r.failures[1].text.contains("no instance named $M"), "{}", r.render());
     }
 
     #[test]
