@@ -133,9 +133,7 @@ impl KnobSpec {
         match self.range {
             KnobRange::Int { min, max } => {
                 let cleaned: String = text.chars().filter(|c| *c != '_').collect();
-                let v: u64 = cleaned
-                    .parse()
-                    .map_err(|_| format!("knob {}: '{text}' is not a number", self.name))?;
+                let v: u64 = cleaned.parse().map_err(|_| format!("knob {}: '{text}' is not a number", self.name))?;
                 if v < min || v > max {
                     return Err(format!("knob {}: {v} is outside {min}..={max}", self.name));
                 }
@@ -189,9 +187,7 @@ impl Knobs {
 
     /// Sets a knob from `name=value` text.
     pub fn set_text(&mut self, assignment: &str) -> Result<(), String> {
-        let (name, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("'{assignment}' is not NAME=VALUE"))?;
+        let (name, value) = assignment.split_once('=').ok_or_else(|| format!("'{assignment}' is not NAME=VALUE"))?;
         let knob = Knob::by_name(name.trim()).ok_or_else(|| format!("no knob named '{name}'"))?;
         let v = knob.spec().parse(value)?;
         self.set(knob, v)

@@ -273,7 +273,9 @@ pub fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> 
             O::RefNull { hty } => {
                 let ty = match hty {
                     wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Func, .. } => ValType::FuncRef,
-                    wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Extern, .. } => ValType::ExternRef,
+                    wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Extern, .. } => {
+                        ValType::ExternRef
+                    }
                     _ => return Err(Error::Unsupported("typed function references".into())),
                 };
                 ConstOp::RefNull(ty)
@@ -287,9 +289,7 @@ pub fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> 
             O::I64Sub => ConstOp::I64Sub,
             O::I64Mul => ConstOp::I64Mul,
             O::End => continue,
-            other => {
-                return Err(Error::Unsupported(alloc::format!("constant expression operator {other:?}")))
-            }
+            other => return Err(Error::Unsupported(alloc::format!("constant expression operator {other:?}"))),
         });
     }
     Ok(out)
@@ -456,10 +456,9 @@ impl Module {
                     let mode = match e.kind {
                         wasmparser::ElementKind::Passive => ElemMode::Passive,
                         wasmparser::ElementKind::Declared => ElemMode::Declared,
-                        wasmparser::ElementKind::Active { table_index, offset_expr } => ElemMode::Active {
-                            table: table_index.unwrap_or(0),
-                            offset: const_expr(&offset_expr)?,
-                        },
+                        wasmparser::ElementKind::Active { table_index, offset_expr } => {
+                            ElemMode::Active { table: table_index.unwrap_or(0), offset: const_expr(&offset_expr)? }
+                        }
                     };
                     self.elems.push(ElemSegment { mode, ty, items });
                 }

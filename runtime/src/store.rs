@@ -14,7 +14,9 @@ use core::ops::Range;
 
 use crate::error::Error;
 use crate::knobs::{Knob, Knobs};
-use crate::module::{ConstExpr, ConstOp, DataMode, ElemMode, ExportKind, ExternType, GlobalType, Limits, Module, TableType};
+use crate::module::{
+    ConstExpr, ConstOp, DataMode, ElemMode, ExportKind, ExternType, GlobalType, Limits, Module, TableType,
+};
 use crate::platform::Platform;
 use crate::tier::{CompiledCode, Tier, NUM_TIERS};
 use crate::trap::{Trap, TrapKind};
@@ -326,9 +328,7 @@ impl Store {
             )));
         }
         let mut elems = Vec::new();
-        elems
-            .try_reserve_exact(ty.limits.min as usize)
-            .map_err(|_| Error::Resource("cannot allocate table".into()))?;
+        elems.try_reserve_exact(ty.limits.min as usize).map_err(|_| Error::Resource("cannot allocate table".into()))?;
         elems.resize(ty.limits.min as usize, init);
         self.tables.push(Table { elems, ty, max });
         Ok((self.tables.len() - 1) as u32)
@@ -422,11 +422,7 @@ impl Store {
             )));
         }
         if imports.len() != module.imports.len() {
-            return Err(Error::Unlinkable(format!(
-                "expected {} imports, got {}",
-                module.imports.len(),
-                imports.len()
-            )));
+            return Err(Error::Unlinkable(format!("expected {} imports, got {}", module.imports.len(), imports.len())));
         }
         let id = InstanceId(self.instances.len() as u32);
         let type_ids: Vec<u32> = module.types.iter().map(|t| self.intern_type(t)).collect();
@@ -446,10 +442,7 @@ impl Store {
                 _ => false,
             };
             if !ok {
-                return Err(Error::Unlinkable(format!(
-                    "incompatible import type for {}::{}",
-                    imp.module, imp.name
-                )));
+                return Err(Error::Unlinkable(format!("incompatible import type for {}::{}", imp.module, imp.name)));
             }
             match *ext {
                 Extern::Func(f) => funcs.push(f),

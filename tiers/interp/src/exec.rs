@@ -672,13 +672,17 @@ impl<'t> Executor<'t> {
                     -1 if x == i32::MIN => Err(TrapKind::IntegerOverflow),
                     _ => Ok(x / y),
                 }),
-                Instr::I32DivU { dst, a, b } => bin_trap!(dst, a, b, |x: u32, y: u32| x.checked_div(y).ok_or(TrapKind::IntegerDivideByZero)),
+                Instr::I32DivU { dst, a, b } => {
+                    bin_trap!(dst, a, b, |x: u32, y: u32| x.checked_div(y).ok_or(TrapKind::IntegerDivideByZero))
+                }
                 Instr::I32RemS { dst, a, b } => bin_trap!(dst, a, b, |x: i32, y: i32| if y == 0 {
                     Err(TrapKind::IntegerDivideByZero)
                 } else {
                     Ok(x.wrapping_rem(y))
                 }),
-                Instr::I32RemU { dst, a, b } => bin_trap!(dst, a, b, |x: u32, y: u32| x.checked_rem(y).ok_or(TrapKind::IntegerDivideByZero)),
+                Instr::I32RemU { dst, a, b } => {
+                    bin_trap!(dst, a, b, |x: u32, y: u32| x.checked_rem(y).ok_or(TrapKind::IntegerDivideByZero))
+                }
                 Instr::I32And { dst, a, b } => bin!(dst, a, b, |x: u32, y: u32| x & y),
                 Instr::I32Or { dst, a, b } => bin!(dst, a, b, |x: u32, y: u32| x | y),
                 Instr::I32Xor { dst, a, b } => bin!(dst, a, b, |x: u32, y: u32| x ^ y),
@@ -695,13 +699,17 @@ impl<'t> Executor<'t> {
                     -1 if x == i64::MIN => Err(TrapKind::IntegerOverflow),
                     _ => Ok(x / y),
                 }),
-                Instr::I64DivU { dst, a, b } => bin_trap!(dst, a, b, |x: u64, y: u64| x.checked_div(y).ok_or(TrapKind::IntegerDivideByZero)),
+                Instr::I64DivU { dst, a, b } => {
+                    bin_trap!(dst, a, b, |x: u64, y: u64| x.checked_div(y).ok_or(TrapKind::IntegerDivideByZero))
+                }
                 Instr::I64RemS { dst, a, b } => bin_trap!(dst, a, b, |x: i64, y: i64| if y == 0 {
                     Err(TrapKind::IntegerDivideByZero)
                 } else {
                     Ok(x.wrapping_rem(y))
                 }),
-                Instr::I64RemU { dst, a, b } => bin_trap!(dst, a, b, |x: u64, y: u64| x.checked_rem(y).ok_or(TrapKind::IntegerDivideByZero)),
+                Instr::I64RemU { dst, a, b } => {
+                    bin_trap!(dst, a, b, |x: u64, y: u64| x.checked_rem(y).ok_or(TrapKind::IntegerDivideByZero))
+                }
                 Instr::I64And { dst, a, b } => bin!(dst, a, b, |x: u64, y: u64| x & y),
                 Instr::I64Or { dst, a, b } => bin!(dst, a, b, |x: u64, y: u64| x | y),
                 Instr::I64Xor { dst, a, b } => bin!(dst, a, b, |x: u64, y: u64| x ^ y),
@@ -716,14 +724,18 @@ impl<'t> Executor<'t> {
                 Instr::F32Div { dst, a, b } => bin!(dst, a, b, |x: f32, y: f32| x / y),
                 Instr::F32Min { dst, a, b } => bin!(dst, a, b, ops::f32_min),
                 Instr::F32Max { dst, a, b } => bin!(dst, a, b, ops::f32_max),
-                Instr::F32Copysign { dst, a, b } => bin!(dst, a, b, |x: u32, y: u32| (x & 0x7fff_ffff) | (y & 0x8000_0000)),
+                Instr::F32Copysign { dst, a, b } => {
+                    bin!(dst, a, b, |x: u32, y: u32| (x & 0x7fff_ffff) | (y & 0x8000_0000))
+                }
                 Instr::F64Add { dst, a, b } => bin!(dst, a, b, |x: f64, y: f64| x + y),
                 Instr::F64Sub { dst, a, b } => bin!(dst, a, b, |x: f64, y: f64| x - y),
                 Instr::F64Mul { dst, a, b } => bin!(dst, a, b, |x: f64, y: f64| x * y),
                 Instr::F64Div { dst, a, b } => bin!(dst, a, b, |x: f64, y: f64| x / y),
                 Instr::F64Min { dst, a, b } => bin!(dst, a, b, ops::f64_min),
                 Instr::F64Max { dst, a, b } => bin!(dst, a, b, ops::f64_max),
-                Instr::F64Copysign { dst, a, b } => bin!(dst, a, b, |x: u64, y: u64| (x & !(1 << 63)) | (y & (1 << 63))),
+                Instr::F64Copysign { dst, a, b } => {
+                    bin!(dst, a, b, |x: u64, y: u64| (x & !(1 << 63)) | (y & (1 << 63)))
+                }
 
                 Instr::I32Eqz { dst, src } => un!(dst, src, |x: u32| x == 0),
                 Instr::I64Eqz { dst, src } => un!(dst, src, |x: u64| x == 0),
@@ -788,23 +800,45 @@ impl<'t> Executor<'t> {
                 Instr::F64Load { dst, addr, offset } => load!(dst, addr, offset, 8, u64::from_le_bytes),
                 Instr::I32Load8S { dst, addr, offset } => load!(dst, addr, offset, 1, |b: [u8; 1]| b[0] as i8 as i32),
                 Instr::I32Load8U { dst, addr, offset } => load!(dst, addr, offset, 1, |b: [u8; 1]| b[0] as u32),
-                Instr::I32Load16S { dst, addr, offset } => load!(dst, addr, offset, 2, |b| i16::from_le_bytes(b) as i32),
-                Instr::I32Load16U { dst, addr, offset } => load!(dst, addr, offset, 2, |b| u16::from_le_bytes(b) as u32),
+                Instr::I32Load16S { dst, addr, offset } => {
+                    load!(dst, addr, offset, 2, |b| i16::from_le_bytes(b) as i32)
+                }
+                Instr::I32Load16U { dst, addr, offset } => {
+                    load!(dst, addr, offset, 2, |b| u16::from_le_bytes(b) as u32)
+                }
                 Instr::I64Load8S { dst, addr, offset } => load!(dst, addr, offset, 1, |b: [u8; 1]| b[0] as i8 as i64),
                 Instr::I64Load8U { dst, addr, offset } => load!(dst, addr, offset, 1, |b: [u8; 1]| b[0] as u64),
-                Instr::I64Load16S { dst, addr, offset } => load!(dst, addr, offset, 2, |b| i16::from_le_bytes(b) as i64),
-                Instr::I64Load16U { dst, addr, offset } => load!(dst, addr, offset, 2, |b| u16::from_le_bytes(b) as u64),
-                Instr::I64Load32S { dst, addr, offset } => load!(dst, addr, offset, 4, |b| i32::from_le_bytes(b) as i64),
-                Instr::I64Load32U { dst, addr, offset } => load!(dst, addr, offset, 4, |b| u32::from_le_bytes(b) as u64),
-                Instr::I32Store { addr, val, offset } => store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes()),
+                Instr::I64Load16S { dst, addr, offset } => {
+                    load!(dst, addr, offset, 2, |b| i16::from_le_bytes(b) as i64)
+                }
+                Instr::I64Load16U { dst, addr, offset } => {
+                    load!(dst, addr, offset, 2, |b| u16::from_le_bytes(b) as u64)
+                }
+                Instr::I64Load32S { dst, addr, offset } => {
+                    load!(dst, addr, offset, 4, |b| i32::from_le_bytes(b) as i64)
+                }
+                Instr::I64Load32U { dst, addr, offset } => {
+                    load!(dst, addr, offset, 4, |b| u32::from_le_bytes(b) as u64)
+                }
+                Instr::I32Store { addr, val, offset } => {
+                    store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes())
+                }
                 Instr::I64Store { addr, val, offset } => store!(addr, val, offset, 8, |v: u64| v.to_le_bytes()),
-                Instr::F32Store { addr, val, offset } => store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes()),
+                Instr::F32Store { addr, val, offset } => {
+                    store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes())
+                }
                 Instr::F64Store { addr, val, offset } => store!(addr, val, offset, 8, |v: u64| v.to_le_bytes()),
                 Instr::I32Store8 { addr, val, offset } => store!(addr, val, offset, 1, |v: u64| [v as u8]),
-                Instr::I32Store16 { addr, val, offset } => store!(addr, val, offset, 2, |v: u64| (v as u16).to_le_bytes()),
+                Instr::I32Store16 { addr, val, offset } => {
+                    store!(addr, val, offset, 2, |v: u64| (v as u16).to_le_bytes())
+                }
                 Instr::I64Store8 { addr, val, offset } => store!(addr, val, offset, 1, |v: u64| [v as u8]),
-                Instr::I64Store16 { addr, val, offset } => store!(addr, val, offset, 2, |v: u64| (v as u16).to_le_bytes()),
-                Instr::I64Store32 { addr, val, offset } => store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes()),
+                Instr::I64Store16 { addr, val, offset } => {
+                    store!(addr, val, offset, 2, |v: u64| (v as u16).to_le_bytes())
+                }
+                Instr::I64Store32 { addr, val, offset } => {
+                    store!(addr, val, offset, 4, |v: u64| (v as u32).to_le_bytes())
+                }
             }
         }
     }
@@ -836,7 +870,8 @@ pub mod stats {
     use crate::code::Instr;
 
     static COUNTS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
-    static NAMES: [core::sync::atomic::AtomicPtr<u8>; 256] = [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }; 256];
+    static NAMES: [core::sync::atomic::AtomicPtr<u8>; 256] =
+        [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }; 256];
     static LENS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
 
     pub(crate) fn count(i: &Instr) {

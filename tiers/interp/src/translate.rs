@@ -350,10 +350,7 @@ impl Translator<'_> {
         let arity = self.label_arity(depth);
         let h = self.stack.len();
         let dst_base = if label == 0 { 0 } else { self.canonical(self.ctrl[label].height) };
-        (0..arity)
-            .map(|i| (dst_base + i as Slot, self.slot_of(h - arity + i)))
-            .filter(|(d, s)| d != s)
-            .collect()
+        (0..arity).map(|i| (dst_base + i as Slot, self.slot_of(h - arity + i))).filter(|(d, s)| d != s).collect()
     }
 
     /// Emits the moves and the jump of a taken branch to `depth`.
@@ -408,16 +405,36 @@ impl Translator<'_> {
         }
         let t = 0;
         let fused = match (self.code[idx], negate) {
-            (Instr::I32Eq { a, b, .. }, false) | (Instr::I32Ne { a, b, .. }, true) => Instr::BrIfI32Eq { a, b, target: t },
-            (Instr::I32Ne { a, b, .. }, false) | (Instr::I32Eq { a, b, .. }, true) => Instr::BrIfI32Ne { a, b, target: t },
-            (Instr::I32LtS { a, b, .. }, false) | (Instr::I32GeS { a, b, .. }, true) => Instr::BrIfI32LtS { a, b, target: t },
-            (Instr::I32LtU { a, b, .. }, false) | (Instr::I32GeU { a, b, .. }, true) => Instr::BrIfI32LtU { a, b, target: t },
-            (Instr::I32GeS { a, b, .. }, false) | (Instr::I32LtS { a, b, .. }, true) => Instr::BrIfI32GeS { a, b, target: t },
-            (Instr::I32GeU { a, b, .. }, false) | (Instr::I32LtU { a, b, .. }, true) => Instr::BrIfI32GeU { a, b, target: t },
-            (Instr::I32GtS { a, b, .. }, false) | (Instr::I32LeS { a, b, .. }, true) => Instr::BrIfI32LtS { a: b, b: a, target: t },
-            (Instr::I32GtU { a, b, .. }, false) | (Instr::I32LeU { a, b, .. }, true) => Instr::BrIfI32LtU { a: b, b: a, target: t },
-            (Instr::I32LeS { a, b, .. }, false) | (Instr::I32GtS { a, b, .. }, true) => Instr::BrIfI32GeS { a: b, b: a, target: t },
-            (Instr::I32LeU { a, b, .. }, false) | (Instr::I32GtU { a, b, .. }, true) => Instr::BrIfI32GeU { a: b, b: a, target: t },
+            (Instr::I32Eq { a, b, .. }, false) | (Instr::I32Ne { a, b, .. }, true) => {
+                Instr::BrIfI32Eq { a, b, target: t }
+            }
+            (Instr::I32Ne { a, b, .. }, false) | (Instr::I32Eq { a, b, .. }, true) => {
+                Instr::BrIfI32Ne { a, b, target: t }
+            }
+            (Instr::I32LtS { a, b, .. }, false) | (Instr::I32GeS { a, b, .. }, true) => {
+                Instr::BrIfI32LtS { a, b, target: t }
+            }
+            (Instr::I32LtU { a, b, .. }, false) | (Instr::I32GeU { a, b, .. }, true) => {
+                Instr::BrIfI32LtU { a, b, target: t }
+            }
+            (Instr::I32GeS { a, b, .. }, false) | (Instr::I32LtS { a, b, .. }, true) => {
+                Instr::BrIfI32GeS { a, b, target: t }
+            }
+            (Instr::I32GeU { a, b, .. }, false) | (Instr::I32LtU { a, b, .. }, true) => {
+                Instr::BrIfI32GeU { a, b, target: t }
+            }
+            (Instr::I32GtS { a, b, .. }, false) | (Instr::I32LeS { a, b, .. }, true) => {
+                Instr::BrIfI32LtS { a: b, b: a, target: t }
+            }
+            (Instr::I32GtU { a, b, .. }, false) | (Instr::I32LeU { a, b, .. }, true) => {
+                Instr::BrIfI32LtU { a: b, b: a, target: t }
+            }
+            (Instr::I32LeS { a, b, .. }, false) | (Instr::I32GtS { a, b, .. }, true) => {
+                Instr::BrIfI32GeS { a: b, b: a, target: t }
+            }
+            (Instr::I32LeU { a, b, .. }, false) | (Instr::I32GtU { a, b, .. }, true) => {
+                Instr::BrIfI32GeU { a: b, b: a, target: t }
+            }
             (Instr::I32Eqz { src, .. }, false) => Instr::BrIfEqz { cond: src, target: t },
             (Instr::I32Eqz { src, .. }, true) => Instr::BrIfNez { cond: src, target: t },
             _ => return None,
@@ -695,23 +712,45 @@ impl Translator<'_> {
             O::F64Load { memarg } => self.load(memarg.offset, |dst, addr, offset| I::F64Load { dst, addr, offset }),
             O::I32Load8S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load8S { dst, addr, offset }),
             O::I32Load8U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load8U { dst, addr, offset }),
-            O::I32Load16S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load16S { dst, addr, offset }),
-            O::I32Load16U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I32Load16U { dst, addr, offset }),
+            O::I32Load16S { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I32Load16S { dst, addr, offset })
+            }
+            O::I32Load16U { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I32Load16U { dst, addr, offset })
+            }
             O::I64Load8S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load8S { dst, addr, offset }),
             O::I64Load8U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load8U { dst, addr, offset }),
-            O::I64Load16S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load16S { dst, addr, offset }),
-            O::I64Load16U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load16U { dst, addr, offset }),
-            O::I64Load32S { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load32S { dst, addr, offset }),
-            O::I64Load32U { memarg } => self.load(memarg.offset, |dst, addr, offset| I::I64Load32U { dst, addr, offset }),
+            O::I64Load16S { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I64Load16S { dst, addr, offset })
+            }
+            O::I64Load16U { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I64Load16U { dst, addr, offset })
+            }
+            O::I64Load32S { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I64Load32S { dst, addr, offset })
+            }
+            O::I64Load32U { memarg } => {
+                self.load(memarg.offset, |dst, addr, offset| I::I64Load32U { dst, addr, offset })
+            }
             O::I32Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store { addr, val, offset }),
             O::I64Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store { addr, val, offset }),
             O::F32Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::F32Store { addr, val, offset }),
             O::F64Store { memarg } => self.store(memarg.offset, |addr, val, offset| I::F64Store { addr, val, offset }),
-            O::I32Store8 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store8 { addr, val, offset }),
-            O::I32Store16 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I32Store16 { addr, val, offset }),
-            O::I64Store8 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store8 { addr, val, offset }),
-            O::I64Store16 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store16 { addr, val, offset }),
-            O::I64Store32 { memarg } => self.store(memarg.offset, |addr, val, offset| I::I64Store32 { addr, val, offset }),
+            O::I32Store8 { memarg } => {
+                self.store(memarg.offset, |addr, val, offset| I::I32Store8 { addr, val, offset })
+            }
+            O::I32Store16 { memarg } => {
+                self.store(memarg.offset, |addr, val, offset| I::I32Store16 { addr, val, offset })
+            }
+            O::I64Store8 { memarg } => {
+                self.store(memarg.offset, |addr, val, offset| I::I64Store8 { addr, val, offset })
+            }
+            O::I64Store16 { memarg } => {
+                self.store(memarg.offset, |addr, val, offset| I::I64Store16 { addr, val, offset })
+            }
+            O::I64Store32 { memarg } => {
+                self.store(memarg.offset, |addr, val, offset| I::I64Store32 { addr, val, offset })
+            }
             O::MemorySize { .. } => self.emit_result(|dst| I::MemorySize { dst }),
             O::MemoryGrow { .. } => {
                 let dst = self.operands(1);

@@ -165,8 +165,5 @@ fn memory_trap_and_division_traps_carry_kinds() {
     assert_eq!(store.call(load, &[Val::I32(65532)]).unwrap(), vec![Val::I32(0)]);
     assert_eq!(store.call(load, &[Val::I32(65533)]).unwrap_err().kind, TrapKind::MemoryOutOfBounds);
     assert_eq!(store.call(div, &[Val::I32(1), Val::I32(0)]).unwrap_err().kind, TrapKind::IntegerDivideByZero);
-    assert_eq!(
-        store.call(div, &[Val::I32(i32::MIN), Val::I32(-1)]).unwrap_err().kind,
-        TrapKind::IntegerOverflow
-    );
+    assert_eq!(store.call(div, &[Val::I32(i32::MIN), Val::I32(-1)]).unwrap_err().kind, TrapKind::IntegerOverflow);
 }
