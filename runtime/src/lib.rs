@@ -14,6 +14,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod error;
+pub mod kabi;
 pub mod knobs;
 pub mod module;
 pub mod platform;

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kwasm.ko C glue: the parts of the module for which Linux 6.12 has no Rust bindings.
+ *
+ *  - /dev/kwasm, a misc device (no `miscdevice` Rust abstraction before 6.13). Opening it needs
+ *    CAP_SYS_ADMIN, or membership in the group given by the `group` module parameter.
+ *  - /sys/kernel/kwasm/: one read/write file per knob of the runtime's knob table (the table
+ *    lives in the runtime, kmod/rt, and is reached through kwasm_rt_knob_*), and stats/.
+ *  - Allocation and panic helpers for the Rust runtime staticlib (kmod/rt, linked as rt.o).
+ *
+ * Module init/exit live in kwasm_main.rs (`module!`), which calls kwasm_glue_init/exit.
+ */
+#include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/kobject.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/uaccess.h>
+
+#include "kwasm_rt.h"
+#include "kwasm_rt_kernel.h"
+
+/* The interface between this file and kwasm_main.rs. */
+int kwasm_glue_init(void);                          /* C, called by the Rust module init */
+void kwasm_glue_exit(void);                         /* C, called by the Rust module drop */
+long kwasm_rs_ioctl(unsigned int cmd, unsigned long arg); /* Rust */
+
+/* ---- module parameter ------------------------------------------------------------------------ */
+
+static int group = -1;
+module_param(group, int, 0444);
+MODULE_PARM_DESC(group,
+		 "Group id (in the initial user namespace) whose members may open /dev/kwasm; -1 (default): CAP_SYS_ADMIN only");
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+static atomic64_t stat_opens = ATOMIC64_INIT(0);
+static atomic64_t stat_open_denied = ATOMIC64_INIT(0);
+static atomic64_t stat_ioctls = ATOMIC64_INIT(0);
+static atomic64_t stat_knob_writes = ATOMIC64_INIT(0);
+static atomic64_t stat_knob_rejected = ATOMIC64_INIT(0);
+static atomic_t stat_open_files = ATOMIC_INIT(0);
+
+/* ---- allocator and panic helpers for the Rust runtime ---------------------------------------- */
+
+/*
+ * Memory for the runtime's global allocator. kvmalloc: kmalloc for small blocks, vmalloc when
+ * physically contiguous pages are not available. Failure returns NULL (no warning: a wasm module
+ * can ask for a lot), which the runtime turns into a clean error where it can.
+ * Alignment: kmalloc gives 8 bytes; power-of-two sizes up to KMALLOC_MAX_CACHE_SIZE are naturally
+ * aligned; larger blocks (page allocator or vmalloc) are page aligned. So a larger alignment is
+ * met by rounding the size up; alignments above a page are refused.
+ */
+void *kwasm_kalloc(size_t size, size_t align, int zero)
+{
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN | (zero ? __GFP_ZERO : 0);
+
+	if (align > PAGE_SIZE || size == 0 || size > INT_MAX)
+		return NULL;
+	if (align > ARCH_KMALLOC_MINALIGN) {
+		size = max(size, align);
+		if (size <= KMALLOC_MAX_CACHE_SIZE)
+			size = roundup_pow_of_two(size);
+	}
+	return kvmalloc(size, gfp);
+}
+
+void kwasm_kfree(void *ptr)
+{
+	kvfree(ptr);
+}
+
+/*
+ * A Rust panic inside the runtime is a kwasm bug: report it and BUG(), which kills the calling
+ * task with an oops (the kernel keeps running unless panic_on_oops is set).
+ */
+void kwasm_rt_abort(const unsigned char *msg, size_t len)
+{
+	pr_emerg("kwasm: runtime panic: %.*s\n", (int)min_t(size_t, len, 1024), msg);
+	BUG();
+}
+
+/* ---- /dev/kwasm ------------------------------------------------------------------------------ */
+
+static bool kwasm_may_open(void)
+{
+	if (capable(CAP_SYS_ADMIN))
+		return true;
+	if (group >= 0) {
+		kgid_t gid = make_kgid(&init_user_ns, (gid_t)group);
+
+		if (gid_valid(gid) && in_group_p(gid))
+			return true;
+	}
+	return false;
+}
+
+static int kwasm_open(struct inode *inode, struct file *file)
+{
+	if (!kwasm_may_open()) {
+		atomic64_inc(&stat_open_denied);
+		return -EPERM;
+	}
+	atomic64_inc(&stat_opens);
+	atomic_inc(&stat_open_files);
+	return 0;
+}
+
+static int kwasm_release(struct inode *inode, struct file *file)
+{
+	atomic_dec(&stat_open_files);
+	return 0;
+}
+
+static long kwasm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	atomic64_inc(&stat_ioctls);
+	return kwasm_rs_ioctl(cmd, arg);
+}
+
+static const struct file_operations kwasm_fops = {
+	.owner = THIS_MODULE,
+	.open = kwasm_open,
+	.release = kwasm_release,
+	.unlocked_ioctl = kwasm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kwasm_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kwasm",
+	.fops = &kwasm_fops,
+	/* Set in kwasm_glue_init: 0600 (root only), or 0666 with `group` (kwasm_open checks). */
+	.mode = 0600,
+};
+
+/* ---- /sys/kernel/kwasm ----------------------------------------------------------------------- */
+
+#define KWASM_KNOB_NAME_MAX 64
+
+struct kwasm_knob_attr {
+	struct kobj_attribute attr;
+	u32 index;
+	char name[KWASM_KNOB_NAME_MAX];
+};
+
+static struct kobject *kwasm_kobj;
+static struct kwasm_knob_attr *knob_attrs;
+static struct attribute **knob_attr_list;
+static struct attribute_group knob_group;
+static bool knob_group_created, stats_group_created;
+
+static ssize_t knob_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct kwasm_knob_attr *ka = container_of(attr, struct kwasm_knob_attr, attr);
+
+	return kwasm_rt_knob_show(ka->index, buf, PAGE_SIZE);
+}
+
+static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *attr, const char *buf,
+			  size_t count)
+{
+	struct kwasm_knob_attr *ka = container_of(attr, struct kwasm_knob_attr, attr);
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = kwasm_rt_knob_store(ka->index, buf, count);
+	if (err) {
+		atomic64_inc(&stat_knob_rejected);
+		return err;
+	}
+	atomic64_inc(&stat_knob_writes);
+	return count;
+}
+
+#define KWASM_STAT_ATTR(_name, _expr)                                                            \
+	static ssize_t _name##_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf) \
+	{                                                                                         \
+		return sysfs_emit(buf, "%lld\n", (long long)(_expr));                             \
+	}                                                                                         \
+	static struct kobj_attribute stat_attr_##_name = __ATTR_RO(_name)
+
+KWASM_STAT_ATTR(opens, atomic64_read(&stat_opens));
+KWASM_STAT_ATTR(open_denied, atomic64_read(&stat_open_denied));
+KWASM_STAT_ATTR(open_files, atomic_read(&stat_open_files));
+KWASM_STAT_ATTR(ioctls, atomic64_read(&stat_ioctls));
+KWASM_STAT_ATTR(knob_writes, atomic64_read(&stat_knob_writes));
+KWASM_STAT_ATTR(knob_rejected, atomic64_read(&stat_knob_rejected));
+KWASM_STAT_ATTR(heap_bytes, kwasm_rt_kheap_bytes());
+KWASM_STAT_ATTR(heap_peak_bytes, kwasm_rt_kheap_peak());
+KWASM_STAT_ATTR(heap_alloc_failures, kwasm_rt_kheap_failures());
+KWASM_STAT_ATTR(instances_live, kwasm_rt_instances_live());
+KWASM_STAT_ATTR(instances_total, kwasm_rt_instances_total());
+
+static struct attribute *stats_attrs[] = {
+	&stat_attr_opens.attr,
+	&stat_attr_open_denied.attr,
+	&stat_attr_open_files.attr,
+	&stat_attr_ioctls.attr,
+	&stat_attr_knob_writes.attr,
+	&stat_attr_knob_rejected.attr,
+	&stat_attr_heap_bytes.attr,
+	&stat_attr_heap_peak_bytes.attr,
+	&stat_attr_heap_alloc_failures.attr,
+	&stat_attr_instances_live.attr,
+	&stat_attr_instances_total.attr,
+	NULL,
+};
+
+static const struct attribute_group stats_group = {
+	.name = "stats",
+	.attrs = stats_attrs,
+};
+
+static void kwasm_sysfs_exit(void)
+{
+	if (stats_group_created)
+		sysfs_remove_group(kwasm_kobj, &stats_group);
+	if (knob_group_created)
+		sysfs_remove_group(kwasm_kobj, &knob_group);
+	stats_group_created = knob_group_created = false;
+	if (kwasm_kobj)
+		kobject_put(kwasm_kobj);
+	kwasm_kobj = NULL;
+	kfree(knob_attr_list);
+	knob_attr_list = NULL;
+	kfree(knob_attrs);
+	knob_attrs = NULL;
+}
+
+static int kwasm_sysfs_init(void)
+{
+	u32 n = kwasm_rt_knob_count();
+	u32 i;
+	int err;
+
+	knob_attrs = kcalloc(n, sizeof(*knob_attrs), GFP_KERNEL);
+	knob_attr_list = kcalloc(n + 1, sizeof(*knob_attr_list), GFP_KERNEL);
+	if (!knob_attrs || !knob_attr_list) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct kwasm_knob_attr *ka = &knob_attrs[i];
+		long len = kwasm_rt_knob_name(i, ka->name, sizeof(ka->name));
+
+		if (len <= 0) {
+			pr_err("kwasm: knob %u has no usable name (%ld)\n", i, len);
+			err = -EINVAL;
+			goto fail;
+		}
+		ka->index = i;
+		/* Dynamically allocated attributes need their own lockdep key. */
+		sysfs_attr_init(&ka->attr.attr);
+		ka->attr.attr.name = ka->name;
+		ka->attr.attr.mode = 0644;
+		ka->attr.show = knob_show;
+		ka->attr.store = knob_store;
+		knob_attr_list[i] = &ka->attr.attr;
+	}
+	knob_group.attrs = knob_attr_list;
+
+	kwasm_kobj = kobject_create_and_add("kwasm", kernel_kobj);
+	if (!kwasm_kobj) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = sysfs_create_group(kwasm_kobj, &knob_group);
+	if (err)
+		goto fail;
+	knob_group_created = true;
+	err = sysfs_create_group(kwasm_kobj, &stats_group);
+	if (err)
+		goto fail;
+	stats_group_created = true;
+	return 0;
+fail:
+	kwasm_sysfs_exit();
+	return err;
+}
+
+/* ---- init / exit (called from kwasm_main.rs) ------------------------------------------------- */
+
+int kwasm_glue_init(void)
+{
+	int err;
+
+	if (group < -1) {
+		pr_err("kwasm: group=%d is invalid (use -1 or a gid)\n", group);
+		return -EINVAL;
+	}
+	err = kwasm_sysfs_init();
+	if (err)
+		return err;
+	kwasm_misc.mode = group >= 0 ? 0666 : 0600;
+	err = misc_register(&kwasm_misc);
+	if (err) {
+		kwasm_sysfs_exit();
+		return err;
+	}
+	pr_info("kwasm: /dev/kwasm ready (%s), %u knobs in /sys/kernel/kwasm\n",
+		group >= 0 ? "CAP_SYS_ADMIN or group member" : "CAP_SYS_ADMIN only",
+		kwasm_rt_knob_count());
+	return 0;
+}
+
+void kwasm_glue_exit(void)
+{
+	misc_deregister(&kwasm_misc);
+	kwasm_sysfs_exit();
+	pr_info("kwasm: unloaded (runtime heap in use at exit: %zu bytes)\n", kwasm_rt_kheap_bytes());
+}

@@ -1,0 +1,44 @@
+/* Kernel-module API of kwasm-kmod-rt (kmod/rt/src/kernel.rs, feature "kernel"): the runtime's knob
+ * table for sysfs, the runtime heap's statistics, and what the glue must provide. Errors are
+ * negative errno values. */
+#ifndef KWASM_RT_KERNEL_H
+#define KWASM_RT_KERNEL_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stddef.h>
+#include <stdint.h>
+#endif
+
+/* Number of knobs in the runtime's knob table (runtime/src/knobs.rs). */
+uint32_t kwasm_rt_knob_count(void);
+/* Copies knob i's name, NUL-terminated, into buf; returns its length, -EINVAL (no such knob) or
+ * -ENOSPC (cap too small). */
+long kwasm_rt_knob_name(uint32_t i, char *buf, size_t cap);
+/* Writes knob i's value followed by '\n' into buf (a number, or a choice name); returns the number
+ * of bytes written, -EINVAL or -ENOSPC. Not NUL-terminated. */
+long kwasm_rt_knob_show(uint32_t i, char *buf, size_t cap);
+/* Parses text (surrounding white space ignored; a number or a choice name) and sets knob i;
+ * returns 0, or -EINVAL if the text is not a valid value for the knob. */
+int kwasm_rt_knob_store(uint32_t i, const char *text, size_t len);
+/* Knob i's raw value (a choice index for choice knobs); ~0 for an invalid i. */
+uint64_t kwasm_rt_knob_get(uint32_t i);
+/* Resets every knob to its default. */
+void kwasm_rt_knobs_reset(void);
+
+/* Runtime heap (through kwasm_kalloc/kwasm_kfree): bytes in use, high-water mark, failed
+ * allocations. */
+size_t kwasm_rt_kheap_bytes(void);
+size_t kwasm_rt_kheap_peak(void);
+uint64_t kwasm_rt_kheap_failures(void);
+/* Instances alive now / created since load. */
+uint64_t kwasm_rt_instances_live(void);
+uint64_t kwasm_rt_instances_total(void);
+
+/* Provided by the glue (kwasm_glue.c). kwasm_kalloc returns NULL on failure; align is a power of
+ * two; zero != 0 asks for zeroed memory. */
+void *kwasm_kalloc(size_t size, size_t align, int zero);
+void kwasm_kfree(void *ptr);
+
+#endif

@@ -1,0 +1,238 @@
+//! `cargo xtask kmod`: builds `kwasm.ko` against the cached test kernel (`cargo xtask kernel`).
+//!
+//! 1. The runtime side, `kmod/rt` with feature `kernel`, as a `no_std` staticlib for
+//!    `x86_64-unknown-none` with Debian's rustc (`-Zbuild-std=core,alloc`, static relocation model,
+//!    kernel code model, `-Z plt=yes` so that no call goes through the GOT).
+//! 2. `ld -r --whole-archive` into one object, `.llvmbc`/`.llvmcmd` removed, every symbol but the
+//!    `kwasm_rt_*` API made local (compiler_builtins' memcpy, soft-float and libm helpers then cannot
+//!    clash with the kernel's), checked: undefined symbols only from the glue, only relocation types
+//!    the 6.12 module loader accepts.
+//! 3. Stages `kmod/{Kbuild,*.rs,*.c}`, the headers and `rt.o_shipped` in `target/kmod/` and runs
+//!    the kernel's `make M=… modules` there (the source tree stays clean).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::kernel::{self, clean_rust_env, output, run, run_logged, Progress, KERNEL_RUSTC};
+
+const TARGET: &str = "x86_64-unknown-none";
+const RUSTFLAGS: &str = "-C relocation-model=static -C code-model=kernel -C no-redzone=y -Z plt=yes";
+/// Symbols `rt.o` may leave undefined: all provided by `kwasm_glue.c`.
+const GLUE_SYMBOLS: &[&str] = &["kwasm_kalloc", "kwasm_kfree", "kwasm_rt_abort"];
+/// Relocation types the Linux 6.12 x86-64 module loader (`apply_relocate_add`) accepts.
+const KERNEL_RELOCS: &[&str] = &[
+    "R_X86_64_NONE",
+    "R_X86_64_64",
+    "R_X86_64_32",
+    "R_X86_64_32S",
+    "R_X86_64_PC32",
+    "R_X86_64_PLT32",
+    "R_X86_64_PC64",
+];
+/// Files of `kmod/` that make up the module.
+const MODULE_FILES: &[&str] = &["Kbuild", "kwasm_main.rs", "kwasm_glue.c"];
+const HEADERS: &[&str] = &["rt/include/kwasm_rt.h", "rt/include/kwasm_rt_kernel.h", "include/uapi/kwasm.h"];
+
+/// A built module.
+pub struct KmodBuild {
+    pub ko: PathBuf,
+    pub kernel: kernel::KernelTree,
+}
+
+fn target_root(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => root.join("target"),
+    }
+}
+
+/// Copies `from` to `to` only if the content differs (keeps make's timestamps meaningful).
+fn stage(from: &Path, to: &Path) -> Result<(), String> {
+    let data = fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    if fs::read(to).ok().as_deref() != Some(&data[..]) {
+        fs::write(to, &data).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    Ok(())
+}
+
+/// Builds the runtime staticlib and turns it into the module's `rt.o`.
+fn build_rt(root: &Path, out: &Path, p: &Progress) -> Result<PathBuf, String> {
+    let cargo =
+        if Path::new(kernel::KERNEL_CARGO).exists() { kernel::KERNEL_CARGO.to_string() } else { "cargo".into() };
+    let target_dir = target_root(root).join("kmod-rt");
+    p.say("rt: cargo build kmod/rt --features kernel (x86_64-unknown-none, build-std)");
+    let mut cmd = Command::new(&cargo);
+    clean_rust_env(&mut cmd);
+    cmd.current_dir(root.join("kmod/rt"))
+        .env("RUSTC", KERNEL_RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", RUSTFLAGS)
+        .args(["build", "--release", "--quiet", "-Zbuild-std=core,alloc", "--features", "kernel", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    run(&mut cmd)?;
+    let archive = target_dir.join(TARGET).join("release/libkwasm_kmod_rt.a");
+    let merged = out.join("rt-merged.o");
+    let object = out.join("rt.o_shipped.new");
+    run(Command::new("ld").args(["-r", "--whole-archive"]).arg(&archive).arg("-o").arg(&merged))?;
+    run(Command::new("objcopy")
+        .args(["--remove-section=.llvmbc", "--remove-section=.llvmcmd", "-w", "--keep-global-symbol=kwasm_rt_*"])
+        .arg(&merged)
+        .arg(&object))?;
+    // Undefined symbols: only what the glue provides.
+    let nm = output(Command::new("nm").args(["-u", "--format=posix"]).arg(&object))?;
+    let bad: Vec<&str> =
+        nm.lines().filter_map(|l| l.split_whitespace().next()).filter(|s| !GLUE_SYMBOLS.contains(s)).collect();
+    if !bad.is_empty() {
+        return Err(format!("rt.o has undefined symbols the glue does not provide: {}", bad.join(" ")));
+    }
+    // Relocations: only types the module loader takes.
+    let relocs = output(Command::new("readelf").args(["-rW"]).arg(&object))?;
+    let mut odd: Vec<String> = relocs
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|t| t.starts_with("R_X86_64_") && !KERNEL_RELOCS.contains(t))
+        .map(str::to_string)
+        .collect();
+    odd.sort();
+    odd.dedup();
+    if !odd.is_empty() {
+        return Err(format!("rt.o has relocations the 6.12 module loader rejects: {}", odd.join(" ")));
+    }
+    let exported = output(Command::new("nm").args(["-g", "--defined-only", "--format=posix"]).arg(&object))?;
+    let api: Vec<&str> = exported.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    if api.iter().any(|s| !s.starts_with("kwasm_rt_")) {
+        return Err(format!("rt.o exports non-API symbols: {api:?}"));
+    }
+    let size = fs::metadata(&object).map(|m| m.len()).unwrap_or(0);
+    p.say(format!("rt: rt.o {:.0} KiB, {} API symbols, relocations ok", size as f64 / 1024.0, api.len()));
+    Ok(object)
+}
+
+/// Builds kwasm.ko (and the kernel first, if needed).
+pub fn build(p: &Progress) -> Result<KmodBuild, String> {
+    check_abi_doc(false)?;
+    check_uapi_layout(p)?;
+    let kernel = kernel::ensure(p)?;
+    let root = kernel::repo_root();
+    let out = target_root(&root).join("kmod");
+    fs::create_dir_all(out.join("include")).map_err(|e| e.to_string())?;
+    let object = build_rt(&root, &out, p)?;
+    stage(&object, &out.join("rt.o_shipped"))?;
+    let _ = fs::remove_file(&object);
+    for f in MODULE_FILES {
+        stage(&root.join("kmod").join(f), &out.join(f))?;
+    }
+    for h in HEADERS {
+        let name = Path::new(h).file_name().expect("header name");
+        stage(&root.join("kmod").join(h), &out.join("include").join(name))?;
+    }
+    p.say(format!("module: make M={} modules", out.display()));
+    let mut cmd = kernel::kernel_make(&kernel.src);
+    cmd.arg(format!("M={}", out.display())).arg("modules");
+    run_logged(&mut cmd, &out.join("build.log"), p, "module build")?;
+    let log = fs::read_to_string(out.join("build.log")).unwrap_or_default();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("warning") || l.contains("WARNING")).collect();
+    if !warnings.is_empty() {
+        for w in &warnings {
+            eprintln!("  | {w}");
+        }
+        return Err(format!("module build printed {} warning(s); see {}/build.log", warnings.len(), out.display()));
+    }
+    let ko = out.join("kwasm.ko");
+    let size = fs::metadata(&ko).map(|m| m.len()).map_err(|e| format!("{}: {e}", ko.display()))?;
+    p.say(format!("module: {} ({:.0} KiB)", ko.display(), size as f64 / 1024.0));
+    Ok(KmodBuild { ko, kernel })
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--write-doc") => return check_abi_doc(true),
+        Some(a) => return Err(format!("kmod: unknown argument {a} (usage: cargo xtask kmod [--write-doc])")),
+    }
+    let p = Progress::new("kmod");
+    build(&p)?;
+    Ok(())
+}
+
+/// `kmod/sysfs-kernel-kwasm`: the Documentation/ABI-style description of `/sys/kernel/kwasm/`,
+/// generated from the runtime's knob table (so it cannot drift from it).
+pub fn abi_doc() -> String {
+    use kwasm_runtime::knobs::KNOBS;
+    use std::fmt::Write as _;
+    let mut s = String::from(
+        "# /sys/kernel/kwasm/ — generated by `cargo xtask kmod --write-doc` from runtime/src/knobs.rs;\n\
+         # `cargo xtask kmod` fails when this file is out of date.\n\n",
+    );
+    for k in KNOBS {
+        let _ = write!(
+            s,
+            "What:\t\t/sys/kernel/kwasm/{}\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\t(RW) {}\n\t\tValues: {}. Default: {}.\n\t\tReads return the value and a newline. Writes need CAP_SYS_ADMIN\n\t\t(else EPERM); a value outside the range is rejected with EINVAL.\n\t\tA run started through /dev/kwasm uses the values current at its start.\n\n",
+            k.name,
+            k.meaning,
+            k.render_range(),
+            k.render(k.default)
+        );
+    }
+    let stats: &[(&str, &str)] = &[
+        ("opens", "Successful opens of /dev/kwasm since load."),
+        ("open_denied", "Opens refused by the driver (no CAP_SYS_ADMIN, not in the `group`)."),
+        ("open_files", "Open file descriptions of /dev/kwasm now."),
+        ("ioctls", "ioctl calls on /dev/kwasm since load."),
+        ("knob_writes", "Accepted knob writes since load."),
+        ("knob_rejected", "Knob writes rejected with EINVAL since load."),
+        ("heap_bytes", "Bytes of runtime heap (kvmalloc) in use now."),
+        ("heap_peak_bytes", "High-water mark of heap_bytes since load."),
+        ("heap_alloc_failures", "Runtime heap allocations that failed since load."),
+        ("instances_live", "WebAssembly instances alive now."),
+        ("instances_total", "WebAssembly instances created since load."),
+    ];
+    for (name, what) in stats {
+        let _ = write!(
+            s,
+            "What:\t\t/sys/kernel/kwasm/stats/{name}\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\t(RO) {what}\n\t\tA decimal number and a newline.\n\n"
+        );
+    }
+    s
+}
+
+/// Checks (or with `write`, rewrites) `kmod/sysfs-kernel-kwasm`.
+fn check_abi_doc(write: bool) -> Result<(), String> {
+    let path = kernel::repo_root().join("kmod/sysfs-kernel-kwasm");
+    let want = abi_doc();
+    if write {
+        return fs::write(&path, want).map_err(|e| e.to_string());
+    }
+    if fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+        return Err(format!("{} is out of date: run `cargo xtask kmod --write-doc`", path.display()));
+    }
+    Ok(())
+}
+
+/// Compiles `_Static_assert`s generated from `kwasm_runtime::kabi` against
+/// `kmod/include/uapi/kwasm.h`: every size, field offset and constant must agree.
+fn check_uapi_layout(p: &Progress) -> Result<(), String> {
+    use std::fmt::Write as _;
+    let root = kernel::repo_root();
+    let out = target_root(&root).join("kmod");
+    fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let facts = kwasm_runtime::kabi::layout_facts();
+    let mut c = String::from("#include <stddef.h>\n#include \"uapi/kwasm.h\"\n");
+    for (expr, value) in &facts {
+        let _ = writeln!(
+            c,
+            "_Static_assert((unsigned long long)({expr}) == {value}ULL, \"{expr} != {value} (runtime/src/kabi.rs)\");"
+        );
+    }
+    let file = out.join("kabi_check.c");
+    fs::write(&file, c).map_err(|e| e.to_string())?;
+    run(Command::new("gcc")
+        .args(["-fsyntax-only", "-Wall", "-Werror", "-I"])
+        .arg(root.join("kmod/include"))
+        .arg(&file))
+    .map_err(|e| format!("uapi header and runtime/src/kabi.rs disagree: {e}"))?;
+    p.say(format!("uapi: kmod/include/uapi/kwasm.h matches runtime/src/kabi.rs ({} facts)", facts.len()));
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! The test VM: `cargo xtask vm-test` and `cargo xtask vm --add FILE… -- COMMAND…`.
+//!
+//! Both build kwasm.ko (and the kernel, cached), pack an initramfs (busybox-static, kwasm.ko, a
+//! generated `/init`, the test files) and boot it in QEMU (TCG, `-cpu max -m 1024 -smp 2`), reading
+//! the serial console line by line with a deadline per phase.
+//!
+//! - `vm-test` runs `kmod/tests/vm-test.sh`, which prints `KWASM-TEST <name> PASS|FAIL <detail>`
+//!   per check and `KWASM-DONE <passed> <failed>`; any FAIL, a missing DONE, a kernel panic or a
+//!   timeout fails the command. The serial log is kept in `target/vm/vm-test.log`.
+//! - `vm` loads the module, runs one command in `/work` (where the `--add`ed files are), prints
+//!   its output and exits with its status.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kwasm_runtime::knobs::{KnobRange, KNOBS};
+
+use crate::kernel::{self, fmt_dur, run, Progress};
+
+const BUSYBOX: &str = "/bin/busybox";
+/// Boot until `/init` says hello.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+/// The whole test suite (each probe inside also has its own 20 s `timeout`).
+const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn vm_dir() -> PathBuf {
+    let root = kernel::repo_root();
+    let t = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => root.join("target"),
+    };
+    t.join("vm")
+}
+
+/// The common start of `/init`: mounts, busybox applets, quiet console.
+const INIT_PROLOGUE: &str = r#"#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin /work
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+dmesg -n 1
+export PATH=/work:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+echo KWASM-BOOTED
+"#;
+
+/// `/tests/knobs.txt`: every knob of the runtime's table, its default, and writes to try with the
+/// expected read-back (or EINVAL). Derived from `kwasm_runtime::knobs`, the one source of truth.
+fn knob_cases() -> String {
+    let mut out = String::new();
+    for spec in KNOBS {
+        let _ = writeln!(out, "knob {} {}", spec.name, spec.render(spec.default));
+    }
+    for spec in KNOBS {
+        let mut cases: Vec<(String, String)> = Vec::new();
+        match spec.range {
+            KnobRange::Int { min, max } => {
+                cases.push((min.to_string(), min.to_string()));
+                cases.push((max.to_string(), max.to_string()));
+                if max > min {
+                    let mid = min + (max - min) / 2;
+                    cases.push((mid.to_string(), mid.to_string()));
+                }
+                if max < u64::MAX {
+                    cases.push(((u128::from(max) + 1).to_string(), "EINVAL".into()));
+                }
+                if min > 0 {
+                    cases.push(((min - 1).to_string(), "EINVAL".into()));
+                }
+                cases.push(("-1".into(), "EINVAL".into()));
+                cases.push(("banana".into(), "EINVAL".into()));
+                cases.push(("<newline>".into(), "EINVAL".into()));
+                cases.push(("<empty>".into(), "UNCHANGED".into()));
+                cases.push(("99999999999999999999999".into(), "EINVAL".into()));
+                cases.push(("1_000".into(), if (min..=max).contains(&1000) { "1000".into() } else { "EINVAL".into() }));
+                cases.push(("0x10".into(), "EINVAL".into()));
+            }
+            KnobRange::Choice(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    cases.push(((*n).to_string(), (*n).to_string()));
+                    cases.push((i.to_string(), (*n).to_string()));
+                }
+                cases.push((names.len().to_string(), "EINVAL".into()));
+                cases.push(("bogus".into(), "EINVAL".into()));
+                cases.push(("<newline>".into(), "EINVAL".into()));
+                cases.push(("<empty>".into(), "UNCHANGED".into()));
+            }
+        }
+        // Back to the default last, so later checks see a clean state.
+        cases.push((spec.render(spec.default), spec.render(spec.default)));
+        for (text, want) in cases {
+            // Every accepted value must read back the way the runtime renders it.
+            if want == "UNCHANGED" || text == "<newline>" {
+                // no parse check: the kernel handles these before the knob sees them / trivially
+            } else if want != "EINVAL" {
+                debug_assert_eq!(spec.parse(&text).map(|v| spec.render(v)).ok().as_deref(), Some(want.as_str()));
+            } else {
+                debug_assert!(spec.parse(&text).is_err(), "{} {text}", spec.name);
+            }
+            let _ = writeln!(out, "set {} {} {}", spec.name, text, want);
+        }
+    }
+    out
+}
+
+/// Shared libraries an ELF file needs (from `ldd`), to copy next to it into the initramfs.
+fn elf_deps(file: &Path) -> Vec<PathBuf> {
+    let Ok(out) = Command::new("ldd").arg(file).output() else { return Vec::new() };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut v = Vec::new();
+    for line in text.lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            v.push(PathBuf::from(p));
+        }
+    }
+    v
+}
+
+/// Builds a gzip'd newc cpio from `files` (source, path inside the VM) and the `/init` text.
+fn build_initramfs(name: &str, files: &[(PathBuf, String)], init: &str) -> Result<PathBuf, String> {
+    let dir = vm_dir();
+    let root = dir.join(format!("{name}-root"));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(root.join("bin")).map_err(|e| e.to_string())?;
+    let mut all: Vec<(PathBuf, String)> = vec![(PathBuf::from(BUSYBOX), "/bin/busybox".into())];
+    all.extend(files.iter().cloned());
+    let mut libs = Vec::new();
+    for (src, _) in &all {
+        for lib in elf_deps(src) {
+            if !libs.contains(&lib) {
+                libs.push(lib);
+            }
+        }
+    }
+    for lib in libs {
+        let dest = lib.to_string_lossy().into_owned();
+        all.push((lib, dest));
+    }
+    for (src, dest) in &all {
+        let to = root.join(dest.trim_start_matches('/'));
+        fs::create_dir_all(to.parent().expect("has parent")).map_err(|e| e.to_string())?;
+        fs::copy(src, &to).map_err(|e| format!("{} -> {}: {e}", src.display(), to.display()))?;
+    }
+    let init_path = root.join("init");
+    fs::write(&init_path, init).map_err(|e| e.to_string())?;
+    run(Command::new("chmod").arg("755").arg(&init_path))?;
+    let out = dir.join(format!("{name}.cpio.gz"));
+    let script = format!(
+        "cd '{}' && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0 | gzip -1 > '{}'",
+        root.display(),
+        out.display()
+    );
+    run(Command::new("sh").arg("-c").arg(script))?;
+    Ok(out)
+}
+
+/// What a boot produced.
+struct BootResult {
+    lines: Vec<String>,
+    timed_out: Option<String>,
+}
+
+/// Boots the VM and collects console lines until QEMU exits or a deadline passes. `phase` is
+/// called for every line and returns the next deadline (or None to keep the current one).
+fn boot(
+    bzimage: &Path,
+    initrd: &Path,
+    append: &str,
+    log: &Path,
+    mut on_line: impl FnMut(&str) -> Option<(Duration, &'static str)>,
+) -> Result<BootResult, String> {
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot"])
+        .arg("-kernel")
+        .arg(bzimage)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(append)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+            let s = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+            if tx.send(s).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx2.send(format!("[qemu stderr] {line}")).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let mut deadline = Instant::now() + BOOT_TIMEOUT;
+    let mut phase = "boot";
+    let mut timed_out = None;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            timed_out = Some(phase.to_string());
+            let _ = child.kill();
+            break;
+        }
+        match rx.recv_timeout(deadline - now) {
+            Ok(line) => {
+                if let Some((d, name)) = on_line(&line) {
+                    deadline = Instant::now() + d;
+                    phase = name;
+                }
+                lines.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.wait();
+    fs::write(log, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
+    Ok(BootResult { lines, timed_out })
+}
+
+fn kernel_append(extra: &str) -> String {
+    // panic=-1: reboot (= QEMU exits, -no-reboot) at once on a panic instead of hanging.
+    format!("console=ttyS0 quiet loglevel=4 panic=-1 {extra}")
+}
+
+/// `cargo xtask vm-test`.
+pub fn vm_test(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("vm-test: unknown argument {a}"));
+    }
+    let p = Progress::new("vm-test");
+    let built = crate::kmod::build(&p)?;
+    let root = kernel::repo_root();
+    let dir = vm_dir();
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let helper = dir.join("vmhelper");
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Werror", "-I"])
+        .arg(root.join("kmod/include"))
+        .arg("-o")
+        .arg(&helper)
+        .arg(root.join("kmod/tests/vmhelper.c")))?;
+    let knobs = dir.join("knobs.txt");
+    fs::write(&knobs, knob_cases()).map_err(|e| e.to_string())?;
+    let files = vec![
+        (built.ko.clone(), "/kwasm.ko".to_string()),
+        (helper, "/tests/vmhelper".to_string()),
+        (knobs, "/tests/knobs.txt".to_string()),
+        (root.join("kmod/tests/vm-test.sh"), "/tests/vm-test.sh".to_string()),
+    ];
+    let init = format!(
+        "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
+        SUITE_TIMEOUT.as_secs()
+    );
+    let initrd = build_initramfs("vm-test", &files, &init)?;
+    p.say(format!("initramfs: {}", initrd.display()));
+    let log = dir.join("vm-test.log");
+    let t = Instant::now();
+    let mut booted_at = None;
+    p.say("qemu: booting (TCG, -smp 2)");
+    let res = boot(&built.kernel.bzimage, &initrd, &kernel_append(""), &log, |line| {
+        if line.starts_with("KWASM-BOOTED") {
+            booted_at = Some(t.elapsed());
+            return Some((SUITE_TIMEOUT + Duration::from_secs(30), "test suite"));
+        }
+        if line.starts_with("KWASM-TEST ") && line.contains(" FAIL") {
+            println!("  {line}");
+        }
+        None
+    })?;
+    let total = t.elapsed();
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    let mut done = None;
+    for line in &res.lines {
+        if let Some(rest) = line.strip_prefix("KWASM-TEST ") {
+            let mut it = rest.splitn(3, ' ');
+            let (name, verdict) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+            match verdict {
+                "PASS" => passed += 1,
+                _ => failed.push(format!("{name}: {}", it.next().unwrap_or(""))),
+            }
+        } else if let Some(rest) = line.strip_prefix("KWASM-DONE ") {
+            done = Some(rest.to_string());
+        }
+    }
+    let panic_lines: Vec<&String> =
+        res.lines.iter().filter(|l| l.contains("Kernel panic") || l.contains("BUG:") || l.contains("Oops")).collect();
+    p.say(format!(
+        "boot {} + suite {} = {} wall; {passed} passed, {} failed",
+        booted_at.map(fmt_dur).unwrap_or_else(|| "?".into()),
+        booted_at.map(|b| fmt_dur(total.saturating_sub(b))).unwrap_or_else(|| "?".into()),
+        fmt_dur(total),
+        failed.len()
+    ));
+    let mut problems = Vec::new();
+    if let Some(phase) = &res.timed_out {
+        problems.push(format!("timed out during {phase}"));
+    }
+    if done.is_none() {
+        problems.push("the suite did not finish (no KWASM-DONE)".into());
+    }
+    if passed == 0 {
+        problems.push("no test passed".into());
+    }
+    for f in &failed {
+        problems.push(format!("FAIL {f}"));
+    }
+    for l in &panic_lines {
+        problems.push(format!("console: {l}"));
+    }
+    if problems.is_empty() {
+        p.say(format!("vm-test: PASS ({passed} checks; log {})", log.display()));
+        Ok(())
+    } else {
+        let tail: Vec<&String> = res.lines.iter().rev().take(30).collect();
+        eprintln!("--- last console lines ({}) ---", log.display());
+        for l in tail.iter().rev() {
+            eprintln!("  | {l}");
+        }
+        Err(format!("vm-test failed:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// Quotes a word for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// `cargo xtask vm [--add FILE]... -- COMMAND...`: never returns on success (exits with the
+/// command's status).
+pub fn vm(args: &[String]) -> Result<(), String> {
+    let mut adds = Vec::new();
+    let mut it = args.iter();
+    let mut command: Vec<String> = Vec::new();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--add" => {
+                let f = it.next().ok_or("vm: --add needs a FILE")?;
+                adds.push(PathBuf::from(f));
+            }
+            "--" => {
+                command = it.by_ref().cloned().collect();
+            }
+            other => return Err(format!("vm: unexpected argument {other} (usage: vm [--add FILE]... -- COMMAND...)")),
+        }
+    }
+    if command.is_empty() {
+        return Err("usage: cargo xtask vm [--add FILE]... -- COMMAND...".into());
+    }
+    let p = Progress::new("vm");
+    let built = crate::kmod::build(&p)?;
+    let mut files = vec![(built.ko.clone(), "/kwasm.ko".to_string())];
+    for f in &adds {
+        let name = f.file_name().ok_or_else(|| format!("vm: {} has no file name", f.display()))?;
+        files.push((f.clone(), format!("/work/{}", name.to_string_lossy())));
+    }
+    let cmdline = command.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" ");
+    let init = format!(
+        "{INIT_PROLOGUE}insmod /kwasm.ko || echo 'vm: insmod failed'\ncd /work\necho KWASM-CMD-BEGIN\n{cmdline}\necho \"KWASM-CMD-EXIT $?\"\nreboot -f\n"
+    );
+    let initrd = build_initramfs("vm", &files, &init)?;
+    let log = vm_dir().join("vm.log");
+    p.say(format!("qemu: booting; running: {cmdline}"));
+    let mut inside = false;
+    let mut status = None;
+    let res = boot(&built.kernel.bzimage, &initrd, &kernel_append(""), &log, |line| {
+        if line.starts_with("KWASM-BOOTED") {
+            return Some((SUITE_TIMEOUT, "command"));
+        }
+        if line == "KWASM-CMD-BEGIN" {
+            inside = true;
+            return None;
+        }
+        if let Some(rest) = line.strip_prefix("KWASM-CMD-EXIT ") {
+            inside = false;
+            status = rest.trim().parse::<i32>().ok();
+            return None;
+        }
+        if inside {
+            println!("{line}");
+        }
+        None
+    })?;
+    if let Some(phase) = res.timed_out {
+        return Err(format!("vm: timed out during {phase} (log {})", log.display()));
+    }
+    match status {
+        Some(s) => std::process::exit(s),
+        None => {
+            for l in res.lines.iter().rev().take(30).collect::<Vec<_>>().iter().rev() {
+                eprintln!("  | {l}");
+            }
+            Err(format!("vm: the command did not finish (log {})", log.display()))
+        }
+    }
+}
