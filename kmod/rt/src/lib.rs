@@ -17,6 +17,10 @@
 
 extern crate alloc;
 
+/// The kernel module's API: knob table, kvmalloc allocator, ioctl handling (feature `kernel`).
+#[cfg(feature = "kernel")]
+pub mod kernel;
+
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::alloc::{GlobalAlloc, Layout};
@@ -285,7 +289,8 @@ fn arena_base() -> *mut u8 {
     ARENA.0.get().cast::<u8>()
 }
 
-#[global_allocator]
+// With feature `kernel` the global allocator is kernel::KernelAlloc (kvmalloc) instead.
+#[cfg_attr(not(feature = "kernel"), global_allocator)]
 static ALLOC: BumpAlloc =
     BumpAlloc { lock: AtomicBool::new(false), heap: UnsafeCell::new(Heap { top: 0, last: 0, live: 0, peak: 0 }) };
 
