@@ -4,7 +4,8 @@
 # a prepared one. Steps, each with a banner and its duration; the first failure stops the run:
 #
 #   1. cargo fmt --check            (the workspace and kmod/rt)
-#   2. cargo clippy -D warnings     (every workspace crate and target, and kmod/rt)
+#   2. cargo clippy -D warnings     (every workspace crate and target; kmod/rt with and without
+#                                    its `kernel` feature)
 #   3. cargo test --workspace       (unit tests, the spec suite, WASI end-to-end, workloads)
 #   4. cargo xtask nostd-check      (runtime + interp as a no_std staticlib for the kernel target,
 #                                    symbol/relocation checks, run from a C host)
@@ -69,8 +70,11 @@ fmt_check() {
 
 clippy_check() {
     cargo clippy --workspace --all-targets --locked -- -D warnings
-    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/nostd/host-clippy" \
-        cargo clippy --manifest-path kmod/rt/Cargo.toml -- -D warnings
+    local feature
+    for feature in "" kernel; do
+        CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/nostd/host-clippy" \
+            cargo clippy --manifest-path kmod/rt/Cargo.toml ${feature:+--features "$feature"} -- -D warnings
+    done
 }
 
 step "set-up (packages, rustup)" setup
