@@ -20,6 +20,13 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/objtool.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
+#include <linux/file.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
@@ -30,7 +37,7 @@
 /* The interface between this file and kwasm_main.rs. */
 int kwasm_glue_init(void);                          /* C, called by the Rust module init */
 void kwasm_glue_exit(void);                         /* C, called by the Rust module drop */
-long kwasm_rs_ioctl(unsigned int cmd, unsigned long arg); /* Rust */
+long kwasm_rs_ioctl(void **inst, unsigned int cmd, unsigned long arg); /* Rust */
 
 /* ---- module parameter ------------------------------------------------------------------------ */
 
@@ -87,6 +94,84 @@ void kwasm_rt_abort(const unsigned char *msg, size_t len)
 	BUG();
 }
 
+/* ---- host services for the runtime's kernel Platform (kmod/rt/src/kernel.rs) ----------------- */
+
+int kwasm_copy_from_user(void *dst, u64 src, size_t len)
+{
+	return copy_from_user(dst, u64_to_user_ptr(src), len) ? -EFAULT : 0;
+}
+
+static const struct file_operations kwasm_fops;
+
+/*
+ * A reference to the caller's open file `fd`, or NULL. A /dev/kwasm file is refused: the
+ * instance would hold a reference to the file that owns it, a cycle that is never released.
+ */
+void *kwasm_fget(int fd)
+{
+	struct file *file = fd < 0 ? NULL : fget(fd);
+
+	if (file && file->f_op == &kwasm_fops) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+void kwasm_fput(void *file)
+{
+	if (file)
+		fput(file);
+}
+
+/* Writes/reads at the file position (none for streams); returns bytes or -errno. */
+long kwasm_kwrite(void *f, const void *buf, size_t len)
+{
+	struct file *file = f;
+	loff_t pos = file->f_pos;
+	ssize_t n;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	n = kernel_write(file, buf, len, (file->f_mode & FMODE_STREAM) ? NULL : &pos);
+	if (n > 0 && !(file->f_mode & FMODE_STREAM))
+		file->f_pos = pos;
+	return n;
+}
+
+long kwasm_kread(void *f, void *buf, size_t len)
+{
+	struct file *file = f;
+	loff_t pos = file->f_pos;
+	ssize_t n;
+
+	if (!(file->f_mode & FMODE_READ))
+		return -EBADF;
+	n = kernel_read(file, buf, len, (file->f_mode & FMODE_STREAM) ? NULL : &pos);
+	if (n > 0 && !(file->f_mode & FMODE_STREAM))
+		file->f_pos = pos;
+	return n;
+}
+
+u64 kwasm_clock_ns(int realtime)
+{
+	return realtime ? ktime_get_real_ns() : ktime_get_ns();
+}
+
+void kwasm_random(void *buf, size_t len)
+{
+	get_random_bytes(buf, len);
+}
+
+/* Between fuel slices: 1 = stop (a fatal signal is pending), else yield if asked to. */
+int kwasm_check_interrupt(void)
+{
+	if (fatal_signal_pending(current))
+		return 1;
+	cond_resched();
+	return 0;
+}
+
 /* ---- /dev/kwasm ------------------------------------------------------------------------------ */
 
 static bool kwasm_may_open(void)
@@ -102,12 +187,25 @@ static bool kwasm_may_open(void)
 	return false;
 }
 
+/* Per open file: at most one loaded instance (owned by the runtime), ioctls serialized. */
+struct kwasm_file {
+	struct mutex lock;
+	void *inst;
+};
+
 static int kwasm_open(struct inode *inode, struct file *file)
 {
+	struct kwasm_file *kf;
+
 	if (!kwasm_may_open()) {
 		atomic64_inc(&stat_open_denied);
 		return -EPERM;
 	}
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
+	if (!kf)
+		return -ENOMEM;
+	mutex_init(&kf->lock);
+	file->private_data = kf;
 	atomic64_inc(&stat_opens);
 	atomic_inc(&stat_open_files);
 	return 0;
@@ -115,14 +213,71 @@ static int kwasm_open(struct inode *inode, struct file *file)
 
 static int kwasm_release(struct inode *inode, struct file *file)
 {
+	struct kwasm_file *kf = file->private_data;
+
+	/* Last reference: no ioctl can be running. */
+	kwasm_rt_instance_free(kf->inst);
+	mutex_destroy(&kf->lock);
+	kfree(kf);
 	atomic_dec(&stat_open_files);
 	return 0;
 }
 
+/*
+ * The runtime (validation, instantiation, the interpreter, WASI) runs on its own stack: the task
+ * stack is 16 KiB and wasmparser's validation alone needs about as much. The stack is vmalloc'd,
+ * so the page below it is unmapped (the previous vmap area's guard page or a hole): an overflow
+ * faults instead of corrupting memory.
+ */
+#define KWASM_STACK_SIZE (256 * 1024)
+
+struct kwasm_stack_call {
+	void **inst;
+	unsigned int cmd;
+	unsigned long arg;
+	long ret;
+};
+
+static void kwasm_ioctl_on_stack(void *p)
+{
+	struct kwasm_stack_call *c = p;
+
+	c->ret = kwasm_rs_ioctl(c->inst, c->cmd, c->arg);
+}
+
+/* Calls fn(arg) with the stack pointer at top (16-byte aligned), then switches back. */
+static noinline void kwasm_call_on_stack(void (*fn)(void *), void *arg, void *top)
+{
+	asm volatile("movq %%rsp, %%rbx\n\t"
+		     "movq %[top], %%rsp\n\t"
+		     "call *%[fn]\n\t"
+		     "movq %%rbx, %%rsp\n\t"
+		     : [fn] "+a"(fn), "+D"(arg), [top] "+S"(top)
+		     :
+		     : "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
+}
+/* objtool cannot follow a stack switch; the unwinder guesses across it (UNWINDER_GUESS). */
+STACK_FRAME_NON_STANDARD(kwasm_call_on_stack);
+
 static long kwasm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct kwasm_file *kf = file->private_data;
+	struct kwasm_stack_call call = { .inst = &kf->inst, .cmd = cmd, .arg = arg, .ret = -EIO };
+	void *stack;
+
 	atomic64_inc(&stat_ioctls);
-	return kwasm_rs_ioctl(cmd, arg);
+	stack = vmalloc(KWASM_STACK_SIZE);
+	if (!stack)
+		return -ENOMEM;
+	if (mutex_lock_killable(&kf->lock)) {
+		vfree(stack);
+		return -EINTR;
+	}
+	kwasm_call_on_stack(kwasm_ioctl_on_stack, &call,
+			    (void *)(((unsigned long)stack + KWASM_STACK_SIZE) & ~15UL));
+	mutex_unlock(&kf->lock);
+	vfree(stack);
+	return call.ret;
 }
 
 static const struct file_operations kwasm_fops = {

@@ -24,7 +24,7 @@ extern "C" {
     fn kwasm_glue_init() -> kernel::ffi::c_int;
     fn kwasm_glue_exit();
     fn kwasm_rt_knobs_reset();
-    fn kwasm_rt_ioctl(cmd: u32, buf: *mut u8, len: usize) -> kernel::ffi::c_long;
+    fn kwasm_rt_ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, buf: *mut u8, len: usize) -> kernel::ffi::c_long;
 }
 
 struct Kwasm;
@@ -60,14 +60,14 @@ const IOC_MAGIC: u32 = 0xB9;
 /// knows the ABI types of `runtime/src/kabi.rs`) handle it on a kernel buffer, and copies the
 /// result out. Unknown commands get `-ENOTTY`, bad pointers `-EFAULT`.
 #[no_mangle]
-pub extern "C" fn kwasm_rs_ioctl(cmd: u32, arg: usize) -> kernel::ffi::c_long {
-    match ioctl(cmd, arg) {
+pub extern "C" fn kwasm_rs_ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, arg: usize) -> kernel::ffi::c_long {
+    match ioctl(inst, cmd, arg) {
         Ok(v) => v,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
 }
 
-fn ioctl(cmd: u32, arg: usize) -> Result<kernel::ffi::c_long> {
+fn ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, arg: usize) -> Result<kernel::ffi::c_long> {
     let dir = cmd >> 30;
     let size = ((cmd >> 16) & 0x3fff) as usize;
     if (cmd >> 8) & 0xff != IOC_MAGIC || size > MAX_IOCTL_ARG {
@@ -80,8 +80,9 @@ fn ioctl(cmd: u32, arg: usize) -> Result<kernel::ffi::c_long> {
         reader.read_slice(data)?;
     }
     // SAFETY: `data` is a valid, writable kernel buffer of `size` bytes for the whole call; the
-    // runtime reads and writes at most `size` bytes of it.
-    let ret = unsafe { kwasm_rt_ioctl(cmd, data.as_mut_ptr(), size) };
+    // runtime reads and writes at most `size` bytes of it. `inst` is the open file's instance
+    // slot, valid and exclusively ours while the glue holds the file's lock.
+    let ret = unsafe { kwasm_rt_ioctl(inst, cmd, data.as_mut_ptr(), size) };
     if ret < 0 {
         return Err(Error::from_errno(ret as kernel::ffi::c_int));
     }

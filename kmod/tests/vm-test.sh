@@ -27,9 +27,9 @@ expect dev_open_root ok "$($H open /dev/kwasm)"
 expect dev_open_user EACCES "$($H as 1000 1000 open /dev/kwasm)"
 expect dev_open_nocap EPERM "$($H nocap open /dev/kwasm)"
 expect dev_ioctl_unknown ENOTTY "$($H ioctl /dev/kwasm 0x1234)"
-# KWASM_IOC_VERSION = _IOR(0xB9, 0, 16): ABI 1, one sysfs file per knob, no features yet.
+# KWASM_IOC_VERSION = _IOR(0xB9, 0, 16): ABI 1, one sysfs file per knob, FEATURE_RUN.
 nknobs=$(awk '$1 == "knob"' /tests/knobs.txt | wc -l)
-expect dev_ioctl_version "1 $nknobs 0" "$($H version /dev/kwasm)"
+expect dev_ioctl_version "1 $nknobs 1" "$($H version /dev/kwasm)"
 expect dev_ioctl_version_null EFAULT "$($H ioctl /dev/kwasm 0x8010B900 0)"
 expect dev_ioctl_version_badptr EFAULT "$($H ioctl /dev/kwasm 0x8010B900 0xffff800000000000)"
 expect dev_ioctl_wrong_size ENOTTY "$($H ioctl /dev/kwasm 0x8008B900 0)"
@@ -94,6 +94,47 @@ expect stat_ioctls_counted 6 "$($H read $SYS/stats/ioctls)"
 expect stat_open_files 0 "$($H read $SYS/stats/open_files)"
 # Every runtime allocation made by the knob parsing was freed again.
 expect heap_balanced 0 "$($H read $SYS/stats/heap_bytes)"
+
+# ---- wasm in kernel mode ------------------------------------------------------------------------
+# Each compute workload (quick input) runs through /dev/kwasm (LOAD + RUN, the interpreter in the
+# calling task, stdout/stderr written by the kernel to our fds) and must print exactly what user
+# mode printed, with the same exit status.
+HR="timeout 600 /tests/vmhelper"
+while read -r name arg; do
+    $HR run /tests/wasm/$name.wasm $arg > /tmp/$name.out 2> /tmp/$name.err < /dev/null
+    st=$?
+    want=$(cat /tests/expect/$name.status)
+    info=$(grep -o 'ns=[0-9]*' /tmp/$name.err)
+    if [ "$st" = "$want" ] && cmp -s /tmp/$name.out /tests/expect/$name.out; then
+        pass "kernel_run:$name" "status $st, $(wc -c < /tmp/$name.out) bytes identical, $info"
+    else
+        fail "kernel_run:$name" "status $st (want $want), $(cmp /tmp/$name.out /tests/expect/$name.out 2>&1 | head -1) $(head -c 300 /tmp/$name.err | tr '\n' '|')"
+    fi
+done < /tests/workloads.txt
+
+# A runaway loop dies of SIGKILL (the fuel-slice check sees the fatal signal).
+r=$($H killtime /tests/loop.wasm 300)
+case $r in killed*) pass kill_runaway "$r" ;; *) fail kill_runaway "$r" ;; esac
+# Knobs change behaviour: with fuel=1000 the loop traps "out of fuel" (kind 11, exit 134) ...
+$H write $SYS/fuel 1000 > /dev/null
+$HR run /tests/loop.wasm > /dev/null 2> /tmp/loop.err; st=$?
+expect knob_fuel_limits_run "134 outcome=1 trap=11" "$st $(grep -o 'outcome=[0-9]*' /tmp/loop.err) $(grep -o 'trap=[0-9]*' /tmp/loop.err)"
+$H write $SYS/fuel 0 > /dev/null
+# ... and a tier the kernel cannot run yet is refused at LOAD.
+$H write $SYS/tier baseline > /dev/null
+expect knob_tier_refused "LOAD EINVAL" "$($HR run /tests/loop.wasm 2>&1)"
+$H write $SYS/tier interp > /dev/null
+# Errors of LOAD/RUN without crashing: a malformed module, RUN before LOAD.
+printf 'garbage!' > /tmp/bad.wasm
+expect load_malformed "LOAD ENOEXEC" "$($HR run /tmp/bad.wasm 2>&1)"
+expect run_without_load EINVAL "$($H runempty /dev/kwasm)"
+expect run_null_result EFAULT "$($H ioctl /dev/kwasm 0xC050B902 0)"
+# Garbage ioctls: random commands, sizes, pointers, load structs and mutated modules.
+r=$($HR garbage 2000 20261130 /tests/wasm/nbody.wasm)
+case $r in "done 2000 "*) pass garbage_ioctls "$r" ;; *) fail garbage_ioctls "$r" ;; esac
+expect instances_released 0 "$($H read $SYS/stats/instances_live)"
+expect heap_released 0 "$($H read $SYS/stats/heap_bytes)"
+expect files_released 0 "$($H read $SYS/stats/open_files)"
 
 # ---- unload ------------------------------------------------------------------------------------
 out=$(rmmod kwasm 2>&1); if [ $? -eq 0 ]; then pass rmmod; else fail rmmod "$out"; fi

@@ -10,6 +10,14 @@
  *                                      "<newline>" writes "\n"
  *   vmhelper read PATH                 prints the file's content (first 4 KiB) as is
  *   vmhelper version PATH              KWASM_IOC_VERSION: prints "ABI KNOBS FEATURES" or the errno
+ *   vmhelper run FILE.wasm [ARGS...]   LOAD + RUN through /dev/kwasm with our stdio; prints
+ *                                      "KWASM-RUN outcome=N exit=N trap=N func=N offset=N ns=N" on
+ *                                      stderr and exits with the program's exit code (134 on a trap)
+ *   vmhelper runempty PATH             KWASM_IOC_RUN with nothing loaded
+ *   vmhelper killtime FILE.wasm MS      runs FILE in a child, SIGKILLs it after MS ms; prints
+ *                                      "killed ms=N" (time from kill to reaped) or what happened
+ *   vmhelper garbage N SEED FILE.wasm  N garbage ioctls (random commands, sizes, pointers, load
+ *                                      structs, mutated copies of FILE); prints "done N errno:count..."
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -24,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -42,6 +54,194 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: vmhelper open|ioctl|write|read|as|nocap ...\n");
 	return 2;
+}
+
+static int run_wasm(int argc, char **argv)
+{
+	const char *file = argv[0];
+	int wfd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (wfd < 0 || fstat(wfd, &st)) {
+		perror(file);
+		return 2;
+	}
+	char *wasm = malloc(st.st_size ? st.st_size : 1);
+	if (!wasm || read(wfd, wasm, st.st_size) != st.st_size) {
+		perror("read");
+		return 2;
+	}
+	/* argv block: basename of the file first, like `kwasm run`. */
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	size_t args_len = strlen(base) + 1;
+	for (int i = 1; i < argc; i++)
+		args_len += strlen(argv[i]) + 1;
+	char *args = malloc(args_len), *p = args;
+	p = stpcpy(p, base) + 1;
+	for (int i = 1; i < argc; i++)
+		p = stpcpy(p, argv[i]) + 1;
+
+	int dev = open("/dev/kwasm", O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		perror("/dev/kwasm");
+		return 2;
+	}
+	struct kwasm_load l = {
+		.size = sizeof(l),
+		.wasm = (uintptr_t)wasm,
+		.wasm_len = st.st_size,
+		.args = (uintptr_t)args,
+		.args_len = args_len,
+		.stdin_fd = 0,
+		.stdout_fd = 1,
+		.stderr_fd = 2,
+		.listen_fd = -1,
+	};
+	if (ioctl(dev, KWASM_IOC_LOAD, &l) < 0) {
+		printf("LOAD %s\n", strerrorname_np(errno));
+		return 2;
+	}
+	struct kwasm_run_result r = { .size = sizeof(r) };
+	if (ioctl(dev, KWASM_IOC_RUN, &r) < 0) {
+		printf("RUN %s\n", strerrorname_np(errno));
+		return 2;
+	}
+	fprintf(stderr, "KWASM-RUN outcome=%u exit=%u trap=%u func=%d offset=%lld ns=%llu\n", r.outcome,
+		r.exit_code, r.trap_kind, (int)r.trap_func, (long long)r.trap_offset,
+		(unsigned long long)r.run_ns);
+	if (r.outcome == KWASM_OUTCOME_EXIT)
+		return r.exit_code & 0xff;
+	return r.outcome == KWASM_OUTCOME_KILLED ? 137 : 134;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int killtime(const char *file, int ms)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *av[] = { (char *)file, NULL };
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		_exit(run_wasm(1, av));
+	}
+	usleep(ms * 1000);
+	int status;
+	if (waitpid(pid, &status, WNOHANG) == pid) {
+		printf("exited-early status=%d\n", status);
+		return 0;
+	}
+	double t0 = now_ms();
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	double dt = now_ms() - t0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		printf("killed ms=%.1f\n", dt);
+	else
+		printf("not-killed status=%d\n", status);
+	return 0;
+}
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* A pointer that is NULL, unmapped, a kernel address, misaligned or valid. */
+static uint64_t garbage_ptr(void *valid)
+{
+	switch (rnd() % 6) {
+	case 0: return 0;
+	case 1: return 0xffff888000000000ULL + (rnd() & 0xffffff);
+	case 2: return rnd();
+	case 3: return (uintptr_t)valid + 1;
+	default: return (uintptr_t)valid;
+	}
+}
+
+static int garbage(int n, uint64_t seed, const char *file)
+{
+	int wfd = open(file, O_RDONLY);
+	struct stat st;
+	if (wfd < 0 || fstat(wfd, &st))
+		return report(-1);
+	size_t wlen = st.st_size;
+	unsigned char *orig = malloc(wlen), *wasm = malloc(wlen);
+	if (read(wfd, orig, wlen) != (ssize_t)wlen)
+		return report(-1);
+	static unsigned char buf[65536];
+	int counts[200] = { 0 }, ok = 0;
+	rng_state = seed | 1;
+	for (int i = 0; i < n; i++) {
+		int dev = open("/dev/kwasm", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return report(dev);
+		for (size_t k = 0; k < sizeof(buf); k += 8)
+			*(uint64_t *)(buf + k) = rnd();
+		int kind = rnd() % 4, rc;
+		if (kind == 0) {
+			/* Any command in our magic, any size and direction, random pointer. */
+			unsigned long cmd = ((rnd() % 4) << 30) | ((rnd() & 0x3fff) << 16) | (0xB9 << 8) | (rnd() % 8);
+			rc = ioctl(dev, cmd, garbage_ptr(buf));
+		} else {
+			/* A LOAD: random fields, or a plausible struct with one field broken. */
+			struct kwasm_load l;
+			memcpy(wasm, orig, wlen);
+			for (int m = rnd() % 8; m > 0; m--)
+				wasm[rnd() % wlen] = rnd();
+			if (kind == 1) {
+				memcpy(&l, buf, sizeof(l));
+			} else {
+				memset(&l, 0, sizeof(l));
+				l.size = sizeof(l);
+				l.wasm = (uintptr_t)wasm;
+				l.wasm_len = wlen;
+				l.stdin_fd = -1;
+				l.stdout_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+				l.stderr_fd = -1;
+				l.listen_fd = -1;
+				l.fuel = 100000;
+				switch (rnd() % 10) {
+				case 0: l.wasm = garbage_ptr(wasm); break;
+				case 1: l.wasm_len = rnd() % (2 * wlen + 1); break;
+				case 2: l.args = garbage_ptr(buf); l.args_len = rnd() % 100000; break;
+				case 3: l.env = (uintptr_t)buf; l.env_len = rnd() % 64; break;
+				case 4: l.stdin_fd = rnd() % 64; break;
+				case 5: l.size = rnd() % 256; break;
+				case 6: l.reserved[rnd() % 4] = rnd(); break;
+				case 7: l.wasm_len = rnd(); break;
+				default: break; /* a mutated module as is */
+				}
+			}
+			rc = ioctl(dev, KWASM_IOC_LOAD, &l);
+			if (rc == 0 && kind == 3) {
+				/* Run what loaded, with little fuel; the outcome does not matter. */
+				struct kwasm_run_result r = { .size = sizeof(r) };
+				ioctl(dev, KWASM_IOC_RUN, &r);
+			}
+			if (kind >= 2 && l.stdout_fd > 2)
+				close(l.stdout_fd);
+		}
+		if (rc == 0)
+			ok++;
+		else if (errno < 200)
+			counts[errno]++;
+		close(dev);
+	}
+	printf("done %d ok:%d", n, ok);
+	for (int e = 0; e < 200; e++)
+		if (counts[e])
+			printf(" %s:%d", strerrorname_np(e) ? strerrorname_np(e) : "E?", counts[e]);
+	printf("\n");
+	return 0;
 }
 
 static int probe(int argc, char **argv)
@@ -99,6 +299,20 @@ static int probe(int argc, char **argv)
 		printf("%u %u %llu\n", v.abi_version, v.knob_count, (unsigned long long)v.features);
 		return 0;
 	}
+	if (!strcmp(cmd, "runempty") && argc == 2) {
+		/* RUN on a file with nothing loaded. */
+		struct kwasm_run_result r = { .size = sizeof(r) };
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return report(fd);
+		return report(ioctl(fd, KWASM_IOC_RUN, &r));
+	}
+	if (!strcmp(cmd, "killtime") && argc == 3)
+		return killtime(argv[1], atoi(argv[2]));
+	if (!strcmp(cmd, "garbage") && argc == 4)
+		return garbage(atoi(argv[1]), strtoull(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "run") && argc >= 2)
+		return run_wasm(argc - 1, argv + 1);
 	if (!strcmp(cmd, "as") && argc >= 4) {
 		uid_t uid = strtoul(argv[1], NULL, 0);
 		gid_t gid = strtoul(argv[2], NULL, 0);

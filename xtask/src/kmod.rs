@@ -19,7 +19,19 @@ use crate::kernel::{self, clean_rust_env, output, run, run_logged, Progress, KER
 const TARGET: &str = "x86_64-unknown-none";
 const RUSTFLAGS: &str = "-C relocation-model=static -C code-model=kernel -C no-redzone=y -Z plt=yes";
 /// Symbols `rt.o` may leave undefined: all provided by `kwasm_glue.c`.
-const GLUE_SYMBOLS: &[&str] = &["kwasm_kalloc", "kwasm_kfree", "kwasm_rt_abort"];
+const GLUE_SYMBOLS: &[&str] = &[
+    "kwasm_kalloc",
+    "kwasm_kfree",
+    "kwasm_rt_abort",
+    "kwasm_copy_from_user",
+    "kwasm_fget",
+    "kwasm_fput",
+    "kwasm_kwrite",
+    "kwasm_kread",
+    "kwasm_clock_ns",
+    "kwasm_random",
+    "kwasm_check_interrupt",
+];
 /// Relocation types the Linux 6.12 x86-64 module loader (`apply_relocate_add`) accepts.
 const KERNEL_RELOCS: &[&str] = &[
     "R_X86_64_NONE",

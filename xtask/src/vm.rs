@@ -245,6 +245,56 @@ fn kernel_append(extra: &str) -> String {
     format!("console=ttyS0 quiet loglevel=4 panic=-1 {extra}")
 }
 
+/// `(module (func (export "_start") (loop (br 0))))`: runs until fuel or a signal stops it.
+const LOOP_WASM: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+    0x03, 0x02, 0x01, 0x00, // function section
+    0x07, 0x0a, 0x01, 0x06, b'_', b's', b't', b'a', b'r', b't', 0x00, 0x00, // export "_start"
+    0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop br 0 end end
+];
+
+/// The compute workloads (experiments/compute, quick inputs) with their user-mode outputs as
+/// the expected kernel-mode outputs: `/tests/workloads.txt` ("name arg"), `/tests/wasm/NAME.wasm`,
+/// `/tests/expect/NAME.out` and `NAME.status`. User mode runs the same runtime with the
+/// interpreter (`kwasm run --tier interp`).
+fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = kernel::repo_root();
+    p.say("workloads: experiments/build.sh + cargo build --release -p kwasm-cli (user-mode reference)");
+    run(Command::new(root.join("experiments/build.sh")).stdout(Stdio::null()))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "kwasm-cli"]))?;
+    let kwasm = root.join("target/release/kwasm");
+    let table = fs::read_to_string(root.join("experiments/compute/workloads.tsv")).map_err(|e| e.to_string())?;
+    let exp = dir.join("expect");
+    fs::create_dir_all(&exp).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    let mut list = String::new();
+    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (name, arg) = (f[0], f.get(2).copied().unwrap_or(""));
+        let wasm = root.join(format!("experiments/build/wasm/{name}.wasm"));
+        let out = Command::new(&kwasm)
+            .args(["run", "--tier", "interp"])
+            .arg(&wasm)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", kwasm.display()))?;
+        let status = out.status.code().unwrap_or(-1);
+        fs::write(exp.join(format!("{name}.out")), &out.stdout).map_err(|e| e.to_string())?;
+        fs::write(exp.join(format!("{name}.status")), format!("{status}\n")).map_err(|e| e.to_string())?;
+        files.push((exp.join(format!("{name}.out")), format!("/tests/expect/{name}.out")));
+        files.push((exp.join(format!("{name}.status")), format!("/tests/expect/{name}.status")));
+        files.push((wasm, format!("/tests/wasm/{name}.wasm")));
+        let _ = writeln!(list, "{name} {arg}");
+    }
+    let list_path = dir.join("workloads.txt");
+    fs::write(&list_path, list).map_err(|e| e.to_string())?;
+    files.push((list_path, "/tests/workloads.txt".to_string()));
+    Ok(files)
+}
+
 /// `cargo xtask vm-test`.
 pub fn vm_test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
@@ -264,12 +314,16 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
         .arg(root.join("kmod/tests/vmhelper.c")))?;
     let knobs = dir.join("knobs.txt");
     fs::write(&knobs, knob_cases()).map_err(|e| e.to_string())?;
-    let files = vec![
+    let mut files = vec![
         (built.ko.clone(), "/kwasm.ko".to_string()),
         (helper, "/tests/vmhelper".to_string()),
         (knobs, "/tests/knobs.txt".to_string()),
         (root.join("kmod/tests/vm-test.sh"), "/tests/vm-test.sh".to_string()),
     ];
+    let loop_wasm = dir.join("loop.wasm");
+    fs::write(&loop_wasm, LOOP_WASM).map_err(|e| e.to_string())?;
+    files.push((loop_wasm, "/tests/loop.wasm".to_string()));
+    files.extend(workload_files(&p, &dir)?);
     let init = format!(
         "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
         SUITE_TIMEOUT.as_secs()

@@ -36,6 +36,23 @@ uint64_t kwasm_rt_kheap_failures(void);
 uint64_t kwasm_rt_instances_live(void);
 uint64_t kwasm_rt_instances_total(void);
 
+/* ioctl cmd on the kernel copy buf[..len] of its argument struct, for the open file whose instance
+ * slot is *inst (KWASM_IOC_* of uapi/kwasm.h). Returns >= 0 or -errno. Runs on the module's own
+ * stack, with the file's lock held. */
+long kwasm_rt_ioctl(void **inst, uint32_t cmd, void *buf, size_t len);
+/* Frees an instance left in a file's slot (NULL: nothing). */
+void kwasm_rt_instance_free(void *inst);
+
+/* Host services provided by the glue for the kernel Platform. */
+int kwasm_copy_from_user(void *dst, uint64_t user_src, size_t len);
+void *kwasm_fget(int fd);
+void kwasm_fput(void *file);
+long kwasm_kwrite(void *file, const void *buf, size_t len);
+long kwasm_kread(void *file, void *buf, size_t len);
+uint64_t kwasm_clock_ns(int realtime);
+void kwasm_random(void *buf, size_t len);
+int kwasm_check_interrupt(void);
+
 /* Provided by the glue (kwasm_glue.c). kwasm_kalloc returns NULL on failure; align is a power of
  * two; zero != 0 asks for zeroed memory. */
 void *kwasm_kalloc(size_t size, size_t align, int zero);

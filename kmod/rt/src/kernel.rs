@@ -221,27 +221,382 @@ pub extern "C" fn kwasm_rt_kheap_failures() -> u64 {
 // ioctl commands on kernel copies of the argument structs (see kmod/kwasm_main.rs).
 
 const ENOTTY: c_long = 25;
+const EFAULT: c_int = 14;
+const EBUSY: c_int = 16;
+const ENOMEM: c_int = 12;
+const E2BIG: c_int = 7;
+const EBADF: c_int = 9;
+const ENOEXEC: c_int = 8;
+const ENOENT: c_int = 2;
 
-/// Handles ioctl `cmd` whose argument struct (already copied from user space when the command
-/// reads one) is `buf[..len]`; results are written back into `buf` (copied out by the caller when
-/// the command writes one). Returns a non-negative value or a negative errno.
+/// Largest module accepted by LOAD.
+const MAX_WASM_BYTES: u64 = 256 << 20;
+/// Largest argv or environment block accepted by LOAD.
+const MAX_STRINGS_BYTES: u64 = 1 << 20;
+
+extern "C" {
+    fn kwasm_copy_from_user(dst: *mut u8, src: u64, len: usize) -> c_int;
+    fn kwasm_fget(fd: c_int) -> *mut c_void;
+    fn kwasm_fput(file: *mut c_void);
+    fn kwasm_kwrite(file: *mut c_void, buf: *const u8, len: usize) -> c_long;
+    fn kwasm_kread(file: *mut c_void, buf: *mut u8, len: usize) -> c_long;
+    fn kwasm_clock_ns(realtime: c_int) -> u64;
+    fn kwasm_random(buf: *mut u8, len: usize);
+    fn kwasm_check_interrupt() -> c_int;
+}
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::ffi::c_void;
+
+use kwasm_runtime::platform::{Clock, Errno, HostHandle, Interruption, Platform};
+use kwasm_runtime::wasi::{self, WasiCtx};
+use kwasm_runtime::{Error, Extern, Linker, Module, Store, TrapKind};
+
+/// The caller's open files a run uses (references taken at LOAD, dropped with the instance).
+struct Files(Vec<*mut c_void>);
+
+// SAFETY: `struct file` references may be used and dropped from any task.
+unsafe impl Send for Files {}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for f in self.0.drain(..) {
+            // SAFETY: each pointer is a reference from `kwasm_fget`, dropped exactly once here.
+            unsafe { kwasm_fput(f) };
+        }
+    }
+}
+
+/// The kernel's [`Platform`]: host handles are indices into `files`.
+struct KernelPlatform {
+    files: Files,
+}
+
+impl KernelPlatform {
+    fn file(&self, h: HostHandle) -> Result<*mut c_void, Errno> {
+        self.files.0.get(h as usize).copied().filter(|f| !f.is_null()).ok_or(wasi::errno::BADF)
+    }
+}
+
+fn errno_from_kernel(e: c_long) -> Errno {
+    match -e as c_int {
+        EBADF => wasi::errno::BADF,
+        EFAULT => wasi::errno::FAULT,
+        ENOMEM => wasi::errno::NOMEM,
+        11 => wasi::errno::AGAIN,
+        4 => wasi::errno::INTR,
+        32 => wasi::errno::PIPE,
+        28 => wasi::errno::NOSPC,
+        _ => wasi::errno::IO,
+    }
+}
+
+impl Platform for KernelPlatform {
+    fn check_interrupt(&mut self) -> Interruption {
+        // SAFETY: plain call in process context.
+        if unsafe { kwasm_check_interrupt() } != 0 {
+            Interruption::Stop
+        } else {
+            Interruption::Continue
+        }
+    }
+
+    fn clock_time(&mut self, clock: Clock) -> Result<u64, Errno> {
+        let realtime = match clock {
+            Clock::Realtime => 1,
+            Clock::Monotonic => 0,
+            _ => return Err(wasi::errno::NOTSUP),
+        };
+        // SAFETY: plain call.
+        Ok(unsafe { kwasm_clock_ns(realtime) })
+    }
+
+    fn random(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
+        // SAFETY: `buf` is valid for writes of its length.
+        unsafe { kwasm_random(buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    fn read(&mut self, h: HostHandle, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if offset.is_some() {
+            return Err(wasi::errno::NOTSUP);
+        }
+        let f = self.file(h)?;
+        // SAFETY: `f` is a live file reference; `buf` is valid for writes of its length.
+        let n = unsafe { kwasm_kread(f, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            Err(errno_from_kernel(n))
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn write(&mut self, h: HostHandle, buf: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if offset.is_some() {
+            return Err(wasi::errno::NOTSUP);
+        }
+        let f = self.file(h)?;
+        // SAFETY: `f` is a live file reference; `buf` is valid for reads of its length.
+        let n = unsafe { kwasm_kwrite(f, buf.as_ptr(), buf.len()) };
+        if n < 0 {
+            Err(errno_from_kernel(n))
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+/// A loaded program: its store (with WASI and the kernel platform) and `_start`.
+struct KInstance {
+    store: Store,
+    start: Option<kwasm_runtime::FuncAddr>,
+    ran: bool,
+}
+
+impl Drop for KInstance {
+    fn drop(&mut self) {
+        INSTANCES_LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Copies `len` bytes from user address `src` into a new vector.
+fn copy_user(src: u64, len: u64, max: u64) -> Result<Vec<u8>, c_int> {
+    if len > max {
+        return Err(-E2BIG);
+    }
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(len as usize).map_err(|_| -ENOMEM)?;
+    if len > 0 {
+        // SAFETY: `v` has capacity for `len` bytes; `kwasm_copy_from_user` writes at most that
+        // many and the length is set only after it succeeded (u8 has no invalid values).
+        unsafe {
+            if kwasm_copy_from_user(v.as_mut_ptr(), src, len as usize) != 0 {
+                return Err(-EFAULT);
+            }
+            v.set_len(len as usize);
+        }
+    }
+    Ok(v)
+}
+
+/// Splits a block of NUL-terminated strings; every string must be UTF-8 and terminated.
+fn split_strings(block: &[u8]) -> Result<Vec<String>, c_int> {
+    if block.is_empty() {
+        return Ok(Vec::new());
+    }
+    if block.last() != Some(&0) {
+        return Err(-EINVAL);
+    }
+    block[..block.len() - 1]
+        .split(|b| *b == 0)
+        .map(|s| core::str::from_utf8(s).map(String::from).map_err(|_| -EINVAL))
+        .collect()
+}
+
+fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_int> {
+    if !slot.is_null() {
+        return Err(-EBUSY);
+    }
+    if l.size != core::mem::size_of::<kwasm_runtime::kabi::Load>() as u64
+        || l.flags != 0
+        || l.reserved.iter().any(|r| *r != 0)
+        || l.listen_fd != -1
+    {
+        return Err(-EINVAL);
+    }
+    let bytes = copy_user(l.wasm, l.wasm_len, MAX_WASM_BYTES)?;
+    let args = split_strings(&copy_user(l.args, l.args_len, MAX_STRINGS_BYTES)?)?;
+    let env = split_strings(&copy_user(l.env, l.env_len, MAX_STRINGS_BYTES)?)?;
+    let mut knobs = current_knobs();
+    if l.max_memory_pages != 0 {
+        let cap = l.max_memory_pages.min(knobs.get(Knob::MaxMemoryPages));
+        knobs.set(Knob::MaxMemoryPages, cap).map_err(|_| -EINVAL)?;
+    }
+    if l.fuel != 0 {
+        knobs.set(Knob::Fuel, l.fuel).map_err(|_| -EINVAL)?;
+    }
+    // Files first (so that a bad fd fails before any work); index = host handle.
+    let mut files = Files(Vec::new());
+    let mut builder = WasiCtx::builder();
+    for (i, fd) in [l.stdin_fd, l.stdout_fd, l.stderr_fd].into_iter().enumerate() {
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: plain call; the result is NULL or a reference we own.
+        let f = unsafe { kwasm_fget(fd) };
+        if f.is_null() {
+            return Err(-EBADF);
+        }
+        let h = files.0.len() as HostHandle;
+        files.0.push(f);
+        builder = match i {
+            0 => builder.stdin(h),
+            1 => builder.stdout(h),
+            _ => builder.stderr(h),
+        };
+    }
+    builder = builder.args(args);
+    for e in &env {
+        let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
+        builder = builder.env(k, v);
+    }
+    let module = Module::new(&bytes).map_err(|_| -ENOEXEC)?;
+    drop(bytes);
+    if knobs.get(Knob::Tier) != 0 || knobs.get(Knob::InterpEnabled) == 0 {
+        // Only the interpreter runs in the kernel so far.
+        return Err(-EINVAL);
+    }
+    let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { files }));
+    store.wasi = Some(builder.build());
+    let mut linker = Linker::new();
+    wasi::add_to_linker(&mut linker, &mut store);
+    INSTANCES_TOTAL.fetch_add(1, Ordering::Relaxed);
+    INSTANCES_LIVE.fetch_add(1, Ordering::Relaxed);
+    let mut inst = KInstance { store, start: None, ran: false };
+    let id = match linker.instantiate(&mut inst.store, Arc::new(module)) {
+        Ok(id) => id,
+        Err(Error::Trap(_)) => return Err(-ENOEXEC),
+        Err(_) => return Err(-ENOEXEC),
+    };
+    inst.start = match inst.store.export(id, "_start") {
+        Some(Extern::Func(f)) => Some(f),
+        _ => return Err(-ENOENT),
+    };
+    *slot = Box::into_raw(Box::new(inst)).cast::<c_void>();
+    Ok(())
+}
+
+/// Numbers for `trap_kind` (stable ABI: append only).
+fn trap_number(k: &TrapKind) -> u32 {
+    match k {
+        TrapKind::Unreachable => 1,
+        TrapKind::MemoryOutOfBounds => 2,
+        TrapKind::TableOutOfBounds => 3,
+        TrapKind::IntegerDivideByZero => 4,
+        TrapKind::IntegerOverflow => 5,
+        TrapKind::InvalidConversionToInteger => 6,
+        TrapKind::UndefinedElement => 7,
+        TrapKind::IndirectCallToNull => 8,
+        TrapKind::IndirectCallTypeMismatch => 9,
+        TrapKind::CallStackExhausted => 10,
+        TrapKind::OutOfFuel => 11,
+        TrapKind::Interrupted => 12,
+        TrapKind::Exit(_) => 0,
+        TrapKind::Host(_) => 13,
+    }
+}
+
+fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result<(), c_int> {
+    use kwasm_runtime::kabi;
+    if slot.is_null() || r.size != core::mem::size_of::<kabi::RunResult>() as u64 {
+        return Err(-EINVAL);
+    }
+    // SAFETY: a non-null slot holds a `Box<KInstance>` made by `load`; the glue's file lock
+    // makes this the only reference.
+    let inst = unsafe { &mut *slot.cast::<KInstance>() };
+    if inst.ran {
+        return Err(-EBUSY);
+    }
+    inst.ran = true;
+    let start = inst.start.ok_or(-ENOENT)?;
+    // SAFETY: plain call.
+    let t0 = unsafe { kwasm_clock_ns(0) };
+    let res = inst.store.call(start, &[]);
+    // SAFETY: plain call.
+    r.run_ns = unsafe { kwasm_clock_ns(0) }.saturating_sub(t0);
+    r.fuel_used = inst.store.fuel_used;
+    r.trap_func = u32::MAX;
+    r.trap_offset = u64::MAX;
+    match res {
+        Ok(_) => {
+            r.outcome = kabi::OUTCOME_EXIT;
+            r.exit_code = 0;
+        }
+        Err(t) => match t.kind {
+            TrapKind::Exit(code) => {
+                r.outcome = kabi::OUTCOME_EXIT;
+                r.exit_code = code as u32;
+            }
+            TrapKind::Interrupted => r.outcome = kabi::OUTCOME_KILLED,
+            ref k => {
+                r.outcome = kabi::OUTCOME_TRAP;
+                r.trap_kind = trap_number(k);
+                r.trap_func = t.func.unwrap_or(u32::MAX);
+                r.trap_offset = t.offset.map_or(u64::MAX, u64::from);
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Handles ioctl `cmd` for the open file whose instance slot is `*inst`, on the argument struct
+/// `buf[..len]` (already copied from user space when the command reads one); results are written
+/// back into `buf` (copied out by the caller when the command writes one). Returns a
+/// non-negative value or a negative errno.
 ///
 /// # Safety
-/// `buf` must be valid for reads and writes of `len` bytes.
+/// `buf` must be valid for reads and writes of `len` bytes; `inst` must point to the file's
+/// instance slot (NULL or a pointer made by this module), used by no one else during the call.
 #[no_mangle]
-pub unsafe extern "C" fn kwasm_rt_ioctl(cmd: u32, buf: *mut u8, len: usize) -> c_long {
+pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *mut u8, len: usize) -> c_long {
     use kwasm_runtime::kabi;
-    match cmd {
-        kabi::IOC_VERSION => {
-            let v = kabi::Version { abi_version: kabi::ABI_VERSION, knob_count: KNOBS.len() as u32, features: 0 };
-            if len != core::mem::size_of::<kabi::Version>() {
-                return -(EINVAL as c_long);
-            }
-            // SAFETY: `buf` is valid for `len` bytes (caller contract), exactly the struct's
-            // size; `write_unaligned` needs no alignment.
+    if inst.is_null() || buf.is_null() && len != 0 {
+        return -(EINVAL as c_long);
+    }
+    // SAFETY: valid and exclusive for the call (caller contract).
+    let slot = unsafe { &mut *inst };
+    let r = match cmd {
+        kabi::IOC_VERSION if len == core::mem::size_of::<kabi::Version>() => {
+            let v = kabi::Version {
+                abi_version: kabi::ABI_VERSION,
+                knob_count: KNOBS.len() as u32,
+                features: kabi::FEATURE_RUN,
+            };
+            // SAFETY: `buf` is valid for `len` bytes, exactly the struct's size; unaligned write.
             unsafe { buf.cast::<kabi::Version>().write_unaligned(v) };
-            0
+            Ok(())
         }
-        _ => -ENOTTY,
+        kabi::IOC_LOAD if len == core::mem::size_of::<kabi::Load>() => {
+            // SAFETY: `buf` holds `len` initialized bytes = one `Load` (plain integers, any bit
+            // pattern is valid); unaligned read.
+            let l = unsafe { buf.cast::<kabi::Load>().read_unaligned() };
+            load(slot, &l)
+        }
+        kabi::IOC_RUN if len == core::mem::size_of::<kabi::RunResult>() => {
+            // SAFETY: as for LOAD, with `RunResult`.
+            let mut r = unsafe { buf.cast::<kabi::RunResult>().read_unaligned() };
+            let res = run(slot, &mut r);
+            if res.is_ok() {
+                // SAFETY: `buf` is valid for writes of `len` bytes.
+                unsafe { buf.cast::<kabi::RunResult>().write_unaligned(r) };
+            }
+            res
+        }
+        kabi::IOC_RELEASE if len == 0 => {
+            // SAFETY: `*slot` is NULL or ours.
+            unsafe { kwasm_rt_instance_free(*slot) };
+            *slot = core::ptr::null_mut();
+            Ok(())
+        }
+        _ => return -ENOTTY,
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e as c_long,
+    }
+}
+
+/// Frees an instance made by LOAD (NULL: nothing).
+///
+/// # Safety
+/// `inst` must be NULL or a pointer from LOAD that is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn kwasm_rt_instance_free(inst: *mut c_void) {
+    if !inst.is_null() {
+        // SAFETY: made by `Box::into_raw` in `load`; ownership returns here once.
+        drop(unsafe { Box::from_raw(inst.cast::<KInstance>()) });
     }
 }
