@@ -80,8 +80,9 @@ enum ColumnKind {
 /// The outcome of one program in one column.
 #[derive(Debug, Clone)]
 enum Cell {
-    /// Median wall time in milliseconds; output matched native.
-    Time(f64),
+    /// Median wall time and median CPU time (user + system) in milliseconds;
+    /// output matched native.
+    Time(f64, f64),
     /// The tier says it is not implemented (reason from its stderr).
     NotAvailable(String),
     /// Non-zero exit, timeout, or output differing from native.
@@ -104,6 +105,8 @@ struct RunOutput {
     success: bool,
     exit: String,
     wall: Duration,
+    /// User plus system CPU time of the child, from `wait4`'s rusage.
+    cpu: Duration,
     timed_out: bool,
 }
 
@@ -364,6 +367,7 @@ fn run_row(root: &Path, w: &Workload, columns: &[Column], opts: &Options) -> Row
 /// that every other run (of any column) must reproduce byte for byte.
 fn measure(program: &Path, args: &[String], opts: &Options, reference: &mut Option<Vec<u8>>, kind: ColumnKind) -> Cell {
     let mut times = Vec::new();
+    let mut cpu_times = Vec::new();
     for _ in 0..opts.runs {
         let out = match run_timed(program, args, opts.timeout) {
             Ok(out) => out,
@@ -393,8 +397,9 @@ fn measure(program: &Path, args: &[String], opts: &Options, reference: &mut Opti
             Some(_) => {}
         }
         times.push(out.wall.as_secs_f64() * 1000.0);
+        cpu_times.push(out.cpu.as_secs_f64() * 1000.0);
     }
-    Cell::Time(median(&mut times))
+    Cell::Time(median(&mut times), median(&mut cpu_times))
 }
 
 /// The line of a tier's stderr that says it is not implemented, if any.
@@ -437,19 +442,7 @@ fn run_timed(program: &Path, args: &[String], timeout: Duration) -> Result<RunOu
     // Drain both pipes on threads so a chatty child never blocks on a full pipe.
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().map_err(|e| e.to_string())?;
-        }
-        // 1 ms polling bounds the timing error well below the runs we measure.
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    let (status, cpu, timed_out) = wait_with_rusage(&mut child, start, timeout)?;
     let wall = start.elapsed();
     Ok(RunOutput {
         stdout: stdout.join().unwrap_or_default(),
@@ -457,8 +450,54 @@ fn run_timed(program: &Path, args: &[String], timeout: Duration) -> Result<RunOu
         success: status.success() && !timed_out,
         exit: status.to_string(),
         wall,
+        cpu,
         timed_out,
     })
+}
+
+/// Waits for `child` (killing it after `timeout`) and returns its exit status, its CPU
+/// time and whether it timed out. Uses `wait4` rather than `Child::wait` because only
+/// `wait4` reports the child's resource usage; CPU time is far less disturbed than wall
+/// time when other processes share the machine.
+fn wait_with_rusage(
+    child: &mut std::process::Child,
+    start: Instant,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, Duration, bool), String> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut timed_out = false;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain old data, so all-zero bytes are a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if timed_out { 0 } else { libc::WNOHANG };
+        // SAFETY: pid is our own unreaped child; both out-pointers are valid for writes.
+        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if r == pid {
+            let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+            return Ok((std::process::ExitStatus::from_raw(status), cpu, timed_out));
+        }
+        if r < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("wait4: {err}"));
+        }
+        if start.elapsed() > timeout {
+            // Not reaped yet, so the pid still names our child and kill is safe.
+            let _ = child.kill();
+            timed_out = true;
+            continue;
+        }
+        // 1 ms polling bounds the wall-time error well below the runs we measure.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 
 fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
@@ -563,23 +602,34 @@ fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
 
 fn cell_text(cell: &Cell) -> String {
     match cell {
-        Cell::Time(ms) => format!("{ms:.1} ms"),
+        Cell::Time(ms, cpu) => format!("{ms:.1} ms (cpu {cpu:.1} ms)"),
         Cell::NotAvailable(why) => format!("n/a ({why})"),
         Cell::Failed(why) => format!("ERROR ({why})"),
     }
 }
 
 /// Time of column `i` relative to native, when both ran.
-fn ratio(row: &Row, i: usize) -> Option<f64> {
+fn ratio(row: &Row, i: usize, metric: Metric) -> Option<f64> {
+    let pick = |wall: f64, cpu: f64| match metric {
+        Metric::Wall => wall,
+        Metric::Cpu => cpu,
+    };
     match (&row.cells[0], &row.cells[i]) {
-        (Cell::Time(native), Cell::Time(t)) if *native > 0.0 => Some(t / native),
+        (Cell::Time(nw, nc), Cell::Time(w, c)) if pick(*nw, *nc) > 0.0 => Some(pick(*w, *c) / pick(*nw, *nc)),
         _ => None,
     }
 }
 
+/// Which time a ratio compares: wall time (the headline) or CPU time (steadier under load).
+#[derive(Debug, Clone, Copy)]
+enum Metric {
+    Wall,
+    Cpu,
+}
+
 /// Geometric mean of column `i`'s ratios over the rows where it has one.
-fn geomean(rows: &[Row], i: usize) -> Option<f64> {
-    let ratios: Vec<f64> = rows.iter().filter_map(|r| ratio(r, i)).collect();
+fn geomean(rows: &[Row], i: usize, metric: Metric) -> Option<f64> {
+    let ratios: Vec<f64> = rows.iter().filter_map(|r| ratio(r, i, metric)).collect();
     if ratios.is_empty() {
         return None;
     }
@@ -591,7 +641,12 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
     let mut s = String::new();
     let mode = if opts.quick { "quick (small inputs)" } else { "full inputs" };
     let _ = writeln!(s, "# kwasm compute benchmark\n");
-    let _ = writeln!(s, "{mode}; median of {} run(s) of wall time per cell; ratio = time / native time.\n", opts.runs);
+    let _ = writeln!(
+        s,
+        "{mode}; median of {} run(s) of wall time per cell; ratio = time / native time. \
+         The CSV also has median CPU (user + system) times, steadier when the machine is busy.\n",
+        opts.runs
+    );
 
     let mut head = String::from("| program | arg | code bytes | native ms |");
     let mut rule = String::from("|---|---:|---:|---:|");
@@ -604,14 +659,19 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
         let code = row.code_bytes.map_or("?".into(), |b| b.to_string());
         let _ = write!(s, "| {} | {} | {code} | {} |", row.workload.name, row.arg, short_cell(&row.cells[0]));
         for i in 1..columns.len() {
-            let r = ratio(row, i).map_or("".into(), |r| format!("{r:.2}"));
+            let r = ratio(row, i, Metric::Wall).map_or("".into(), |r| format!("{r:.2}"));
             let _ = write!(s, " {} | {r} |", short_cell(&row.cells[i]));
         }
         s.push('\n');
     }
     let _ = write!(s, "| **geomean** | | | |");
     for i in 1..columns.len() {
-        let g = geomean(rows, i).map_or("n/a".into(), |g| format!("**{g:.2}**"));
+        let g = geomean(rows, i, Metric::Wall).map_or("n/a".into(), |g| format!("**{g:.2}**"));
+        let _ = write!(s, " | {g} |");
+    }
+    let _ = write!(s, "\n| geomean of CPU-time ratios | | | |");
+    for i in 1..columns.len() {
+        let g = geomean(rows, i, Metric::Cpu).map_or("n/a".into(), |g| format!("{g:.2}"));
         let _ = write!(s, " | {g} |");
     }
     s.push_str("\n\n");
@@ -620,7 +680,7 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
         .iter()
         .flat_map(|row| {
             row.cells.iter().zip(columns).filter_map(move |(cell, col)| match cell {
-                Cell::Time(_) => None,
+                Cell::Time(..) => None,
                 other => Some(format!("- {} / {}: {}", row.workload.name, col.name, cell_text(other))),
             })
         })
@@ -645,7 +705,7 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
 /// A table cell: the time, or a short marker whose reason is listed under the table.
 fn short_cell(cell: &Cell) -> String {
     match cell {
-        Cell::Time(ms) => format!("{ms:.1}"),
+        Cell::Time(ms, _) => format!("{ms:.1}"),
         Cell::NotAvailable(_) => "n/a".into(),
         Cell::Failed(_) => "**ERROR**".into(),
     }
@@ -653,35 +713,37 @@ fn short_cell(cell: &Cell) -> String {
 
 /// The same table as CSV, one row per program plus a geomean row.
 fn render_csv(rows: &[Row], columns: &[Column]) -> String {
-    let mut s = String::from("program,arg,code_bytes,native_ms");
+    let mut s = String::from("program,arg,code_bytes,native_ms,native_cpu_ms");
     for col in &columns[1..] {
-        let _ = write!(s, ",{0}_ms,{0}_ratio,{0}_status", col.name);
+        let _ = write!(s, ",{0}_ms,{0}_cpu_ms,{0}_ratio,{0}_status", col.name);
     }
     s.push('\n');
     for row in rows {
         let code = row.code_bytes.map_or(String::new(), |b| b.to_string());
         let native = match &row.cells[0] {
-            Cell::Time(ms) => format!("{ms:.3}"),
-            _ => String::new(),
+            Cell::Time(ms, cpu) => format!("{ms:.3},{cpu:.3}"),
+            _ => ",".to_string(),
         };
         let _ = write!(s, "{},{},{code},{native}", row.workload.name, row.arg);
         for i in 1..columns.len() {
             let (ms, status) = match &row.cells[i] {
-                Cell::Time(ms) => (format!("{ms:.3}"), "ok".to_string()),
-                Cell::NotAvailable(why) => (String::new(), format!("n/a: {why}")),
-                Cell::Failed(why) => (String::new(), format!("error: {why}")),
+                Cell::Time(ms, cpu) => (format!("{ms:.3},{cpu:.3}"), "ok".to_string()),
+                Cell::NotAvailable(why) => (",".to_string(), format!("n/a: {why}")),
+                Cell::Failed(why) => (",".to_string(), format!("error: {why}")),
             };
-            let r = ratio(row, i).map_or(String::new(), |r| format!("{r:.4}"));
+            let r = ratio(row, i, Metric::Wall).map_or(String::new(), |r| format!("{r:.4}"));
             let _ = write!(s, ",{ms},{r},{}", csv_quote(&status));
         }
         s.push('\n');
     }
-    let _ = write!(s, "geomean,,,");
-    for i in 1..columns.len() {
-        let g = geomean(rows, i).map_or(String::new(), |g| format!("{g:.4}"));
-        let _ = write!(s, ",,{g},");
+    for (label, metric) in [("geomean", Metric::Wall), ("geomean_cpu", Metric::Cpu)] {
+        let _ = write!(s, "{label},,,,");
+        for i in 1..columns.len() {
+            let g = geomean(rows, i, metric).map_or(String::new(), |g| format!("{g:.4}"));
+            let _ = write!(s, ",,,{g},");
+        }
+        s.push('\n');
     }
-    s.push('\n');
     s
 }
 
@@ -827,10 +889,11 @@ mod tests {
             workload: w.clone(),
             arg: "1".into(),
             code_bytes: None,
-            cells: vec![Cell::Time(native), Cell::Time(t)],
+            cells: vec![Cell::Time(native, native), Cell::Time(t, t)],
         };
         let rows = [row(1.0, 2.0), row(1.0, 8.0)];
-        assert!((geomean(&rows, 1).unwrap() - 4.0).abs() < 1e-9);
+        assert!((geomean(&rows, 1, Metric::Wall).unwrap() - 4.0).abs() < 1e-9);
+        assert!((geomean(&rows, 1, Metric::Cpu).unwrap() - 4.0).abs() < 1e-9);
     }
 
     #[test]
