@@ -54,6 +54,7 @@ static atomic64_t stat_ioctls = ATOMIC64_INIT(0);
 static atomic64_t stat_knob_writes = ATOMIC64_INIT(0);
 static atomic64_t stat_knob_rejected = ATOMIC64_INIT(0);
 static atomic_t stat_open_files = ATOMIC_INIT(0);
+static atomic_long_t stat_stack_peak = ATOMIC_LONG_INIT(0);
 
 /* ---- allocator and panic helpers for the Rust runtime ---------------------------------------- */
 
@@ -230,6 +231,7 @@ static int kwasm_release(struct inode *inode, struct file *file)
  * faults instead of corrupting memory.
  */
 #define KWASM_STACK_SIZE (256 * 1024)
+#define KWASM_STACK_PAINT 0xa5
 
 struct kwasm_stack_call {
 	void **inst;
@@ -265,10 +267,15 @@ static long kwasm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct kwasm_stack_call call = { .inst = &kf->inst, .cmd = cmd, .arg = arg, .ret = -EIO };
 	void *stack;
 
+	unsigned long used, peak;
+	size_t i;
+
 	atomic64_inc(&stat_ioctls);
 	stack = vmalloc(KWASM_STACK_SIZE);
 	if (!stack)
 		return -ENOMEM;
+	/* Painted, so that the deepest use can be measured afterwards (stats/stack_peak_bytes). */
+	memset(stack, KWASM_STACK_PAINT, KWASM_STACK_SIZE);
 	if (mutex_lock_killable(&kf->lock)) {
 		vfree(stack);
 		return -EINTR;
@@ -276,6 +283,12 @@ static long kwasm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	kwasm_call_on_stack(kwasm_ioctl_on_stack, &call,
 			    (void *)(((unsigned long)stack + KWASM_STACK_SIZE) & ~15UL));
 	mutex_unlock(&kf->lock);
+	for (i = 0; i < KWASM_STACK_SIZE && ((u8 *)stack)[i] == KWASM_STACK_PAINT; i++)
+		;
+	used = KWASM_STACK_SIZE - i;
+	peak = atomic_long_read(&stat_stack_peak);
+	while (used > peak && !atomic_long_try_cmpxchg(&stat_stack_peak, &peak, used))
+		;
 	vfree(stack);
 	return call.ret;
 }
@@ -355,6 +368,8 @@ KWASM_STAT_ATTR(heap_peak_bytes, kwasm_rt_kheap_peak());
 KWASM_STAT_ATTR(heap_alloc_failures, kwasm_rt_kheap_failures());
 KWASM_STAT_ATTR(instances_live, kwasm_rt_instances_live());
 KWASM_STAT_ATTR(instances_total, kwasm_rt_instances_total());
+KWASM_STAT_ATTR(stack_size_bytes, KWASM_STACK_SIZE);
+KWASM_STAT_ATTR(stack_peak_bytes, atomic_long_read(&stat_stack_peak));
 
 static struct attribute *stats_attrs[] = {
 	&stat_attr_opens.attr,
@@ -368,6 +383,8 @@ static struct attribute *stats_attrs[] = {
 	&stat_attr_heap_alloc_failures.attr,
 	&stat_attr_instances_live.attr,
 	&stat_attr_instances_total.attr,
+	&stat_attr_stack_size_bytes.attr,
+	&stat_attr_stack_peak_bytes.attr,
 	NULL,
 };
 

@@ -81,7 +81,7 @@ expect knob_write_nocap EPERM "$($H nocap write $SYS/$first 1)"
 expect knob_write_user EACCES "$($H as 1000 1000 write $SYS/$first 1)"
 
 for s in opens open_denied open_files ioctls knob_writes knob_rejected heap_bytes heap_peak_bytes \
-         heap_alloc_failures instances_live instances_total; do
+         heap_alloc_failures instances_live instances_total stack_size_bytes stack_peak_bytes; do
     v=$($H read $SYS/stats/$s)
     case $v in
     ''|*[!0-9]*) fail "stat:$s" "not a number: '$v'" ;;
@@ -112,6 +112,27 @@ while read -r name arg; do
     fi
 done < /tests/workloads.txt
 
+# The kwasm CLI itself: `kwasm run --loader kernel` prints exactly what `kwasm run` prints.
+if [ -e /tests/cli-kernel-loader ]; then
+    while read -r name arg; do
+        timeout 600 kwasm run --loader kernel /tests/wasm/$name.wasm $arg > /tmp/$name.kout 2> /tmp/$name.kerr < /dev/null
+        st=$?
+        want=$(cat /tests/expect/$name.status)
+        if [ "$st" = "$want" ] && cmp -s /tmp/$name.kout /tests/expect/$name.out; then
+            pass "cli_kernel:$name" "status $st, output identical"
+        else
+            fail "cli_kernel:$name" "status $st (want $want) $(head -c 300 /tmp/$name.kerr | tr '\n' '|')"
+        fi
+    done < /tests/workloads.txt
+    kwasm run /tests/trap.wasm > /dev/null 2> /tmp/trap.uerr; su=$?
+    kwasm run --loader kernel /tests/trap.wasm > /dev/null 2> /tmp/trap.kerr; sk=$?
+    expect cli_kernel_trap "134 $(cat /tmp/trap.uerr)" "$sk $(cat /tmp/trap.kerr)"
+else
+    echo "KWASM-NOTE cli kernel-loader checks skipped: cli/src/run.rs lacks the kernel_loader::intercept hook"
+fi
+r=$($HR run /tests/trap.wasm 2>&1 >/dev/null | grep -o 'outcome=[0-9]* exit=[0-9]* trap=[0-9]* func=[0-9-]*')
+expect kernel_trap "outcome=1 exit=0 trap=1 func=0" "$r"
+
 # A runaway loop dies of SIGKILL (the fuel-slice check sees the fatal signal).
 r=$($H killtime /tests/loop.wasm 300)
 case $r in killed*) pass kill_runaway "$r" ;; *) fail kill_runaway "$r" ;; esac
@@ -132,6 +153,14 @@ expect run_null_result EFAULT "$($H ioctl /dev/kwasm 0xC050B902 0)"
 # Garbage ioctls: random commands, sizes, pointers, load structs and mutated modules.
 r=$($HR garbage 2000 20261130 /tests/wasm/nbody.wasm)
 case $r in "done 2000 "*) pass garbage_ioctls "$r" ;; *) fail garbage_ioctls "$r" ;; esac
+# The runtime's own stack: the deepest use by any ioctl so far (all workloads, the largest module
+# strfmt.wasm, 2000 garbage ioctls) must leave at least half of it unused.
+peak=$($H read $SYS/stats/stack_peak_bytes); size=$($H read $SYS/stats/stack_size_bytes)
+if [ "$peak" -gt 0 ] && [ $((peak * 2)) -lt "$size" ]; then
+    pass stack_margin "peak $peak of $size bytes"
+else
+    fail stack_margin "peak $peak of $size bytes"
+fi
 expect instances_released 0 "$($H read $SYS/stats/instances_live)"
 expect heap_released 0 "$($H read $SYS/stats/heap_bytes)"
 expect files_released 0 "$($H read $SYS/stats/open_files)"

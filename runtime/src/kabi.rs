@@ -111,6 +111,49 @@ pub const OUTCOME_TRAP: u32 = 1;
 /// A fatal signal stopped the program.
 pub const OUTCOME_KILLED: u32 = 2;
 
+/// `trap_kind` of [`RunResult`] for a trap (stable ABI numbers: append only; 0 is unused because
+/// `proc_exit` is reported as [`OUTCOME_EXIT`]).
+pub fn trap_number(kind: &crate::TrapKind) -> u32 {
+    use crate::TrapKind as K;
+    match kind {
+        K::Exit(_) => 0,
+        K::Unreachable => 1,
+        K::MemoryOutOfBounds => 2,
+        K::TableOutOfBounds => 3,
+        K::IntegerDivideByZero => 4,
+        K::IntegerOverflow => 5,
+        K::InvalidConversionToInteger => 6,
+        K::UndefinedElement => 7,
+        K::IndirectCallToNull => 8,
+        K::IndirectCallTypeMismatch => 9,
+        K::CallStackExhausted => 10,
+        K::OutOfFuel => 11,
+        K::Interrupted => 12,
+        K::Host(_) => 13,
+    }
+}
+
+/// The trap kind for a `trap_kind` number (a host failure comes back without its message).
+pub fn trap_from_number(n: u32) -> Option<crate::TrapKind> {
+    use crate::TrapKind as K;
+    Some(match n {
+        1 => K::Unreachable,
+        2 => K::MemoryOutOfBounds,
+        3 => K::TableOutOfBounds,
+        4 => K::IntegerDivideByZero,
+        5 => K::IntegerOverflow,
+        6 => K::InvalidConversionToInteger,
+        7 => K::UndefinedElement,
+        8 => K::IndirectCallToNull,
+        9 => K::IndirectCallTypeMismatch,
+        10 => K::CallStackExhausted,
+        11 => K::OutOfFuel,
+        12 => K::Interrupted,
+        13 => K::Host(alloc::string::String::from("host function failed (in the kernel)")),
+        _ => return None,
+    })
+}
+
 /// One checked fact of the layout: (C expression, expected value), e.g.
 /// `("sizeof(struct kwasm_load)", 128)`. `cargo xtask kmod` turns these into `_Static_assert`s
 /// compiled against the uapi header.

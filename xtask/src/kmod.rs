@@ -200,6 +200,8 @@ pub fn abi_doc() -> String {
         ("heap_alloc_failures", "Runtime heap allocations that failed since load."),
         ("instances_live", "WebAssembly instances alive now."),
         ("instances_total", "WebAssembly instances created since load."),
+        ("stack_size_bytes", "Size of the stack each /dev/kwasm ioctl runs the runtime on (vmalloc'd per call)."),
+        ("stack_peak_bytes", "Deepest use of that stack by any ioctl since load (measured by painting it)."),
     ];
     for (name, what) in stats {
         let _ = write!(

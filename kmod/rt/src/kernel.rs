@@ -469,26 +469,6 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     Ok(())
 }
 
-/// Numbers for `trap_kind` (stable ABI: append only).
-fn trap_number(k: &TrapKind) -> u32 {
-    match k {
-        TrapKind::Unreachable => 1,
-        TrapKind::MemoryOutOfBounds => 2,
-        TrapKind::TableOutOfBounds => 3,
-        TrapKind::IntegerDivideByZero => 4,
-        TrapKind::IntegerOverflow => 5,
-        TrapKind::InvalidConversionToInteger => 6,
-        TrapKind::UndefinedElement => 7,
-        TrapKind::IndirectCallToNull => 8,
-        TrapKind::IndirectCallTypeMismatch => 9,
-        TrapKind::CallStackExhausted => 10,
-        TrapKind::OutOfFuel => 11,
-        TrapKind::Interrupted => 12,
-        TrapKind::Exit(_) => 0,
-        TrapKind::Host(_) => 13,
-    }
-}
-
 fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result<(), c_int> {
     use kwasm_runtime::kabi;
     if slot.is_null() || r.size != core::mem::size_of::<kabi::RunResult>() as u64 {
@@ -523,7 +503,7 @@ fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result
             TrapKind::Interrupted => r.outcome = kabi::OUTCOME_KILLED,
             ref k => {
                 r.outcome = kabi::OUTCOME_TRAP;
-                r.trap_kind = trap_number(k);
+                r.trap_kind = kabi::trap_number(k);
                 r.trap_func = t.func.unwrap_or(u32::MAX);
                 r.trap_offset = t.offset.map_or(u64::MAX, u64::from);
             }
