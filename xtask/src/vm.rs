@@ -7,8 +7,8 @@
 //! - `vm-test` runs `kmod/tests/vm-test.sh`, which prints `KWASM-TEST <name> PASS|FAIL <detail>`
 //!   per check and `KWASM-DONE <passed> <failed>`; any FAIL, a missing DONE, a kernel panic or a
 //!   timeout fails the command. The serial log is kept in `target/vm/vm-test.log`.
-//! - `vm` loads the module, runs one command in `/work` (where the `--add`ed files are), prints
-//!   its output and exits with its status.
+//! - `vm` loads the module, runs one command in `/work` (where the `--add`ed files are; the
+//!   `kwasm` CLI is on PATH), prints its output and exits with its status.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -28,13 +28,16 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The whole test suite (each probe inside also has its own 20 s `timeout`).
 const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn vm_dir() -> PathBuf {
-    let root = kernel::repo_root();
-    let t = match std::env::var_os("CARGO_TARGET_DIR") {
+/// The cargo target directory (`$CARGO_TARGET_DIR` or `<repo>/target`).
+fn target_root() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => PathBuf::from(d),
-        None => root.join("target"),
-    };
-    t.join("vm")
+        None => kernel::repo_root().join("target"),
+    }
+}
+
+fn vm_dir() -> PathBuf {
+    target_root().join("vm")
 }
 
 /// The common start of `/init`: mounts, busybox applets, quiet console.
@@ -273,7 +276,7 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     run(Command::new(root.join("experiments/build.sh")).stdout(Stdio::null()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "kwasm-cli"]))?;
-    let kwasm = root.join("target/release/kwasm");
+    let kwasm = target_root().join("release/kwasm");
     let table = fs::read_to_string(root.join("experiments/compute/workloads.tsv")).map_err(|e| e.to_string())?;
     let exp = dir.join("expect");
     fs::create_dir_all(&exp).map_err(|e| e.to_string())?;
@@ -337,7 +340,7 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
     files.push((trap_wasm, "/tests/trap.wasm".to_string()));
     files.extend(workload_files(&p, &dir)?);
     // The kwasm CLI (user-mode reference and `--loader kernel`), with its shared libraries.
-    files.push((root.join("target/release/kwasm"), "/bin/kwasm".to_string()));
+    files.push((target_root().join("release/kwasm"), "/bin/kwasm".to_string()));
     let run_rs = fs::read_to_string(root.join("cli/src/run.rs")).unwrap_or_default();
     if run_rs.contains("kernel_loader::intercept") {
         let flag = dir.join("cli-kernel-loader");
@@ -450,7 +453,14 @@ pub fn vm(args: &[String]) -> Result<(), String> {
     }
     let p = Progress::new("vm");
     let built = crate::kmod::build(&p)?;
-    let mut files = vec![(built.ko.clone(), "/kwasm.ko".to_string())];
+    let root = kernel::repo_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "kwasm-cli"]))?;
+    let mut files = vec![
+        (built.ko.clone(), "/kwasm.ko".to_string()),
+        // The kwasm CLI (with its shared libraries), for `kwasm run --loader kernel ...`.
+        (target_root().join("release/kwasm"), "/bin/kwasm".to_string()),
+    ];
     for f in &adds {
         let name = f.file_name().ok_or_else(|| format!("vm: {} has no file name", f.display()))?;
         files.push((f.clone(), format!("/work/{}", name.to_string_lossy())));
