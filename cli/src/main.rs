@@ -5,7 +5,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage:
   kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]] [--env K=V]
-            [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] FILE.wasm [ARGS...]
+            [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] [--loader user|kernel] FILE.wasm [ARGS...]
   kwasm wast [--tier T] [--knob NAME=VALUE] FILE.wast...
   kwasm knobs          list every knob with its default, range and meaning";
 

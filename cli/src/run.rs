@@ -27,7 +27,7 @@ use crate::platform::StdPlatform;
 pub const TRAP_EXIT: u8 = 134;
 
 const USAGE: &str = "usage: kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... \
-[--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... FILE.wasm [ARGS...]";
+[--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... [--loader user|kernel] FILE.wasm [ARGS...]";
 
 /// A parsed `kwasm run` command line.
 #[derive(Debug, Default)]
@@ -87,6 +87,11 @@ fn parse(args: &[String]) -> Result<RunOptions, String> {
                 }
             }
             "--tcplisten" => o.tcplisten = Some(value()?),
+            // `--loader kernel` never gets here (see `kernel_loader::intercept`).
+            "--loader" => match value()?.as_str() {
+                "user" => {}
+                other => return Err(format!("--loader takes 'user' or 'kernel', not '{other}'")),
+            },
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
@@ -102,6 +107,9 @@ fn parse(args: &[String]) -> Result<RunOptions, String> {
 
 /// `kwasm run`.
 pub fn main(args: &[String]) -> ExitCode {
+    if let Some(code) = crate::kernel_loader::intercept(args) {
+        return code;
+    }
     match parse(args) {
         Ok(opts) => run(&opts),
         Err(e) => {
