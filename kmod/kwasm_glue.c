@@ -61,7 +61,8 @@ static atomic_long_t stat_stack_peak = ATOMIC_LONG_INIT(0);
 /*
  * Memory for the runtime's global allocator. kvmalloc: kmalloc for small blocks, vmalloc when
  * physically contiguous pages are not available. Failure returns NULL (no warning: a wasm module
- * can ask for a lot), which the runtime turns into a clean error where it can.
+ * can ask for a lot), which the runtime turns into a clean error where it can: linear memory and
+ * table growth use try_reserve, so memory.grow returns -1. kvmalloc refuses more than INT_MAX bytes.
  * Alignment: kmalloc gives 8 bytes; power-of-two sizes up to KMALLOC_MAX_CACHE_SIZE are naturally
  * aligned; larger blocks (page allocator or vmalloc) are page aligned. So a larger alignment is
  * met by rounding the size up; alignments above a page are refused.
@@ -72,6 +73,9 @@ void *kwasm_kalloc(size_t size, size_t align, int zero)
 
 	if (align > PAGE_SIZE || size == 0 || size > INT_MAX)
 		return NULL;
+	/* Big blocks (linear memories, tables) may fail, but must not call the OOM killer. */
+	if (size > 16 * PAGE_SIZE)
+		gfp |= __GFP_RETRY_MAYFAIL;
 	if (align > ARCH_KMALLOC_MINALIGN) {
 		size = max(size, align);
 		if (size <= KMALLOC_MAX_CACHE_SIZE)

@@ -145,6 +145,13 @@ $H write $SYS/fuel 0 > /dev/null
 $H write $SYS/tier baseline > /dev/null
 expect knob_tier_refused "LOAD EINVAL" "$($HR run /tests/loop.wasm 2>&1)"
 $H write $SYS/tier interp > /dev/null
+# Too much memory: memory.grow by 1.83 GiB in a 1 GiB VM returns -1 (exit 11), no OOM kill, no
+# oops; with max_memory_pages=100 it is refused by the cap (exit 11 as well). (User mode on the
+# 24 GiB host: exit 10, the grow succeeds.)
+$HR run /tests/grow.wasm > /dev/null 2>&1; expect grow_too_big_fails 11 "$?"
+$H write $SYS/max_memory_pages 100 > /dev/null
+$HR run /tests/grow.wasm > /dev/null 2>&1; expect grow_over_knob_cap_fails 11 "$?"
+$H write $SYS/max_memory_pages 65536 > /dev/null
 # Errors of LOAD/RUN without crashing: a malformed module, RUN before LOAD.
 printf 'garbage!' > /tmp/bad.wasm
 expect load_malformed "LOAD ENOEXEC" "$($HR run /tmp/bad.wasm 2>&1)"
@@ -186,7 +193,7 @@ out=$(rmmod kwasm 2>&1); if [ $? -eq 0 ]; then pass rmmod_group; else fail rmmod
 if insmod $KO group=-7 2>/dev/null; then fail insmod_bad_group "accepted group=-7"; rmmod kwasm; else pass insmod_bad_group; fi
 
 # ---- kernel log ----------------------------------------------------------------------------------
-bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|kernel BUG|Call Trace|general protection|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|sleeping function called|INFO: lockdep|kwasm: runtime panic' | head -5)
+bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|kernel BUG|Call Trace|general protection|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|sleeping function called|INFO: lockdep|kwasm: runtime panic|Out of memory|oom-kill' | head -5)
 if [ -z "$bad" ]; then pass dmesg_clean; else fail dmesg_clean "$(echo "$bad" | tr '\n' '|')"; fi
 
 echo "KWASM-DONE $PASSED $FAILED"

@@ -266,6 +266,25 @@ const TRAP_WASM: &[u8] = &[
     0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b, // unreachable end
 ];
 
+/// Grows its memory by 30000 pages (1.83 GiB: more than the VM has) and exits 10 if that worked,
+/// 11 if `memory.grow` returned -1:
+/// `(import "wasi_snapshot_preview1" "proc_exit" (func (param i32))) (memory 1)
+///  (func (export "_start") (call 0 (i32.add (i32.const 10)
+///    (i32.eq (memory.grow (i32.const 30000)) (i32.const -1)))))`
+const GROW_WASM: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x08, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x00, // types: (i32) -> (), () -> ()
+    0x02, 0x24, 0x01, 0x16, b'w', b'a', b's', b'i', b'_', b's', b'n', b'a', b'p', b's', b'h', b'o', b't', b'_', b'p',
+    b'r', b'e', b'v', b'i', b'e', b'w', b'1', 0x09, b'p', b'r', b'o', b'c', b'_', b'e', b'x', b'i', b't', 0x00,
+    0x00, // import proc_exit: func type 0
+    0x03, 0x02, 0x01, 0x01, // function section: type 1
+    0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1
+    0x07, 0x0a, 0x01, 0x06, b'_', b's', b't', b'a', b'r', b't', 0x00, 0x01, // export "_start" = func 1
+    0x0a, 0x12, 0x01, 0x10, 0x00, // code: one body of 16 bytes, no locals
+    0x41, 0x0a, 0x41, 0xb0, 0xea, 0x01, 0x40, 0x00, // i32.const 10; i32.const 30000; memory.grow
+    0x41, 0x7f, 0x46, 0x6a, 0x10, 0x00, 0x0b, // i32.const -1; i32.eq; i32.add; call 0; end
+];
+
 /// The compute workloads (experiments/compute, quick inputs) with their user-mode outputs as
 /// the expected kernel-mode outputs: `/tests/workloads.txt` ("name arg"), `/tests/wasm/NAME.wasm`,
 /// `/tests/expect/NAME.out` and `NAME.status`. User mode runs the same runtime with the
@@ -335,6 +354,9 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
     let loop_wasm = dir.join("loop.wasm");
     fs::write(&loop_wasm, LOOP_WASM).map_err(|e| e.to_string())?;
     files.push((loop_wasm, "/tests/loop.wasm".to_string()));
+    let grow_wasm = dir.join("grow.wasm");
+    fs::write(&grow_wasm, GROW_WASM).map_err(|e| e.to_string())?;
+    files.push((grow_wasm, "/tests/grow.wasm".to_string()));
     let trap_wasm = dir.join("trap.wasm");
     fs::write(&trap_wasm, TRAP_WASM).map_err(|e| e.to_string())?;
     files.push((trap_wasm, "/tests/trap.wasm".to_string()));
