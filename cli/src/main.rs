@@ -7,6 +7,7 @@ usage:
   kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]] [--env K=V]
             [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] [--loader user|kernel] FILE.wasm [ARGS...]
   kwasm wast [--tier T] [--knob NAME=VALUE] FILE.wast...
+  kwasm compile [--tier T] [--repeat N] FILE.wasm   validate + translate only; prints MB/s
   kwasm knobs          list every knob with its default, range and meaning";
 
 fn main() -> ExitCode {
@@ -23,6 +24,7 @@ fn dispatch(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("run") => kwasm_cli::run::main(&args[1..]),
         Some("wast") => kwasm_cli::wast::main(&args[1..]),
+        Some("compile") => kwasm_cli::compile::main(&args[1..]),
         Some("knobs") => {
             print!("{}", kwasm_runtime::Knobs::default().table());
             ExitCode::SUCCESS
