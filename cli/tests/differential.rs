@@ -1,0 +1,329 @@
+//! Differential testing: random valid modules from `wasm-smith`, run by every kwasm tier that is
+//! implemented and by an independent engine (wasmi) as the oracle; results, traps, exported
+//! memories and exported globals must agree after every call.
+//!
+//! The batch is deterministic (fixed seeds) so that `cargo test` is repeatable; set
+//! `KWASM_DIFF_SEEDS=N` (and optionally `KWASM_DIFF_START=S`) for a longer run.
+
+use std::sync::Arc;
+
+use arbitrary::Unstructured;
+use kwasm_runtime::knobs::Knob;
+use kwasm_runtime::platform::NullPlatform;
+use kwasm_runtime::{Extern, Knobs, Linker, Module, Store, TrapKind, Val, ValType};
+
+/// What a call (or instantiation) did, in engine-neutral terms.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Values(Vec<Value>),
+    Trap(&'static str),
+}
+
+/// A value with reference identity erased (function references cannot be compared across engines).
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    Ref { null: bool },
+}
+
+/// Everything observable after one step.
+#[derive(Debug, Clone, PartialEq)]
+struct Observation {
+    outcome: Outcome,
+    memories: Vec<(String, u64)>,
+    globals: Vec<(String, Value)>,
+}
+
+fn config() -> wasm_smith::Config {
+    wasm_smith::Config {
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        threads_enabled: false,
+        shared_everything_threads_enabled: false,
+        exceptions_enabled: false,
+        gc_enabled: false,
+        wide_arithmetic_enabled: false,
+        custom_page_sizes_enabled: false,
+        custom_descriptors_enabled: false,
+        memory64_enabled: false,
+        compact_imports_enabled: false,
+        max_memories: 1,
+        max_memory32_bytes: 4 * 65536,
+        max_table_elements: 1000,
+        max_imports: 0,
+        min_funcs: 1,
+        max_funcs: 12,
+        max_instructions: 300,
+        export_everything: true,
+        canonicalize_nans: true,
+        allow_start_export: true,
+        ..wasm_smith::Config::default()
+    }
+}
+
+/// A deterministic byte stream per seed (xorshift64*).
+fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+fn generate(seed: u64) -> Option<Vec<u8>> {
+    let data = seed_bytes(seed, 8192);
+    let mut u = Unstructured::new(&data);
+    let mut m = wasm_smith::Module::new(config(), &mut u).ok()?;
+    m.ensure_termination(2_000).ok()?;
+    Some(m.to_bytes())
+}
+
+/// Arguments for a function: a few deterministic values per type.
+fn args_for(params: &[ValType], round: u64) -> Vec<Val> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v = (round * 7 + i as u64 * 13) % 5;
+            let ints = [0i64, 1, -1, 0x7fff_ffff, i64::MIN];
+            match t {
+                ValType::I32 => Val::I32(ints[v as usize] as i32),
+                ValType::I64 => Val::I64(ints[v as usize]),
+                ValType::F32 => Val::F32((ints[v as usize] as f32).to_bits()),
+                ValType::F64 => Val::F64((ints[v as usize] as f64).to_bits()),
+                ValType::FuncRef => Val::FuncRef(None),
+                ValType::ExternRef => Val::ExternRef(None),
+                ValType::V128 => Val::V128(0),
+            }
+        })
+        .collect()
+}
+
+fn kwasm_value(v: &Val) -> Value {
+    match *v {
+        Val::I32(x) => Value::I32(x),
+        Val::I64(x) => Value::I64(x),
+        Val::F32(x) => Value::F32(x),
+        Val::F64(x) => Value::F64(x),
+        Val::FuncRef(r) | Val::ExternRef(r) => Value::Ref { null: r.is_none() },
+        Val::V128(_) => unreachable!("SIMD is disabled in the generator"),
+    }
+}
+
+fn kwasm_trap(kind: &TrapKind) -> &'static str {
+    match kind {
+        TrapKind::Unreachable => "unreachable",
+        TrapKind::MemoryOutOfBounds => "memory",
+        TrapKind::TableOutOfBounds | TrapKind::UndefinedElement => "table",
+        TrapKind::IntegerDivideByZero => "div0",
+        TrapKind::IntegerOverflow => "overflow",
+        TrapKind::InvalidConversionToInteger => "conversion",
+        TrapKind::IndirectCallToNull => "null",
+        TrapKind::IndirectCallTypeMismatch => "signature",
+        TrapKind::CallStackExhausted => "stack",
+        _ => "other",
+    }
+}
+
+fn wasmi_trap(e: &wasmi::Error) -> &'static str {
+    use wasmi::TrapCode as T;
+    match e.as_trap_code() {
+        Some(T::UnreachableCodeReached) => "unreachable",
+        Some(T::MemoryOutOfBounds) => "memory",
+        Some(T::TableOutOfBounds) => "table",
+        Some(T::IntegerDivisionByZero) => "div0",
+        Some(T::IntegerOverflow) => "overflow",
+        Some(T::BadConversionToInteger) => "conversion",
+        Some(T::IndirectCallToNull) => "null",
+        Some(T::BadSignature) => "signature",
+        Some(T::StackOverflow) => "stack",
+        // wasmi reports segment initialization failures as instantiation errors, not trap codes.
+        _ => {
+            let msg = e.to_string();
+            if msg.contains("out of bounds table access") {
+                "table"
+            } else if msg.contains("out of bounds memory access") {
+                "memory"
+            } else {
+                "other"
+            }
+        }
+    }
+}
+
+/// Runs every exported function of `bytes` twice with kwasm tier `tier`.
+fn run_kwasm(bytes: &[u8], tier: &str) -> Vec<Observation> {
+    let mut knobs = Knobs::default();
+    knobs.set_text(&format!("tier={tier}")).unwrap();
+    knobs.set(Knob::MaxCallDepth, 5_000).unwrap();
+    let mut store = Store::new(kwasm_cli::make_tier(&knobs), knobs, Box::new(NullPlatform));
+    let module = Arc::new(Module::new(bytes).expect("wasm-smith output validates in kwasm"));
+    let mut obs = Vec::new();
+    let inst = match Linker::new().instantiate(&mut store, module.clone()) {
+        Ok(i) => i,
+        Err(kwasm_runtime::Error::Trap(t)) => {
+            obs.push(Observation { outcome: Outcome::Trap(kwasm_trap(&t.kind)), memories: vec![], globals: vec![] });
+            return obs;
+        }
+        Err(e) => panic!("kwasm instantiation failed: {e}"),
+    };
+    // Both engines visit exports in name order.
+    let mut names: Vec<String> = module.exports.iter().map(|e| e.name.clone()).collect();
+    names.sort();
+    let observe = |store: &Store, outcome: Outcome| {
+        let mut memories = Vec::new();
+        let mut globals = Vec::new();
+        for name in &names {
+            match store.export(inst, name) {
+                Some(Extern::Memory(m)) => memories.push((name.clone(), checksum(&store.memories[m as usize].data))),
+                Some(Extern::Global(g)) => globals.push((name.clone(), kwasm_value(&store.global_value(g)))),
+                _ => {}
+            }
+        }
+        Observation { outcome, memories, globals }
+    };
+    obs.push(observe(&store, Outcome::Values(vec![])));
+    for round in 0..2 {
+        for name in &names {
+            let Some(Extern::Func(f)) = store.export(inst, name) else { continue };
+            let ty = store.funcs[f as usize].ty.clone();
+            let outcome = match store.call(f, &args_for(&ty.params, round)) {
+                Ok(vals) => Outcome::Values(vals.iter().map(kwasm_value).collect()),
+                Err(t) => Outcome::Trap(kwasm_trap(&t.kind)),
+            };
+            obs.push(observe(&store, outcome));
+        }
+    }
+    obs
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+        ^ bytes.len() as u64
+}
+
+fn wasmi_value(v: &wasmi::Val) -> Value {
+    match v {
+        wasmi::Val::I32(x) => Value::I32(*x),
+        wasmi::Val::I64(x) => Value::I64(*x),
+        wasmi::Val::F32(x) => Value::F32(x.to_bits()),
+        wasmi::Val::F64(x) => Value::F64(x.to_bits()),
+        wasmi::Val::FuncRef(r) => Value::Ref { null: r.is_null() },
+        wasmi::Val::ExternRef(r) => Value::Ref { null: r.is_null() },
+        other => panic!("unexpected wasmi value {other:?}"),
+    }
+}
+
+fn to_wasmi(v: &Val) -> wasmi::Val {
+    match *v {
+        Val::I32(x) => wasmi::Val::I32(x),
+        Val::I64(x) => wasmi::Val::I64(x),
+        Val::F32(x) => wasmi::Val::F32(f32::from_bits(x).into()),
+        Val::F64(x) => wasmi::Val::F64(f64::from_bits(x).into()),
+        Val::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+        Val::ExternRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
+        Val::V128(_) => unreachable!(),
+    }
+}
+
+fn val_type_of(t: &wasmi::ValType) -> ValType {
+    match t {
+        wasmi::ValType::I32 => ValType::I32,
+        wasmi::ValType::I64 => ValType::I64,
+        wasmi::ValType::F32 => ValType::F32,
+        wasmi::ValType::F64 => ValType::F64,
+        wasmi::ValType::FuncRef => ValType::FuncRef,
+        wasmi::ValType::ExternRef => ValType::ExternRef,
+        wasmi::ValType::V128 => ValType::V128,
+    }
+}
+
+/// The same protocol as [`run_kwasm`], on wasmi.
+fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
+    let mut cfg = wasmi::Config::default();
+    cfg.set_max_recursion_depth(5_000);
+    let engine = wasmi::Engine::new(&cfg);
+    let module = wasmi::Module::new(&engine, bytes).expect("wasm-smith output validates in wasmi");
+    let mut store = wasmi::Store::new(&engine, ());
+    let linker = wasmi::Linker::<()>::new(&engine);
+    let mut obs = Vec::new();
+    let inst = match linker.instantiate_and_start(&mut store, &module) {
+        Ok(i) => i,
+        Err(e) => {
+            if std::env::var("KWASM_DIFF_DEBUG").is_ok() {
+                eprintln!("wasmi instantiation: {e}");
+            }
+            obs.push(Observation { outcome: Outcome::Trap(wasmi_trap(&e)), memories: vec![], globals: vec![] });
+            return obs;
+        }
+    };
+    let mut names: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
+    names.sort();
+    let observe = |store: &wasmi::Store<()>, outcome: Outcome| {
+        let mut memories = Vec::new();
+        let mut globals = Vec::new();
+        for name in &names {
+            match inst.get_export(store, name) {
+                Some(wasmi::Extern::Memory(m)) => memories.push((name.clone(), checksum(m.data(store)))),
+                Some(wasmi::Extern::Global(g)) => globals.push((name.clone(), wasmi_value(&g.get(store)))),
+                _ => {}
+            }
+        }
+        Observation { outcome, memories, globals }
+    };
+    obs.push(observe(&store, Outcome::Values(vec![])));
+    for round in 0..2 {
+        for name in &names {
+            let Some(wasmi::Extern::Func(f)) = inst.get_export(&store, name) else { continue };
+            let ty = f.ty(&store);
+            let params: Vec<ValType> = ty.params().iter().map(val_type_of).collect();
+            let args: Vec<wasmi::Val> = args_for(&params, round).iter().map(to_wasmi).collect();
+            let mut results: Vec<wasmi::Val> = ty.results().iter().map(|t| wasmi::Val::default_for_ty(*t)).collect();
+            let outcome = match f.call(&mut store, &args, &mut results) {
+                Ok(()) => Outcome::Values(results.iter().map(wasmi_value).collect()),
+                Err(e) => Outcome::Trap(wasmi_trap(&e)),
+            };
+            obs.push(observe(&store, outcome));
+        }
+    }
+    obs
+}
+
+/// The kwasm tiers under test. A tier joins this list when it is implemented.
+const TIERS: &[&str] = &["interp"];
+
+#[test]
+fn tiers_agree_with_an_independent_engine_on_random_modules() {
+    let start: u64 = std::env::var("KWASM_DIFF_START").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let seeds: u64 = std::env::var("KWASM_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let (mut compared, mut calls) = (0, 0);
+    for seed in start..start + seeds {
+        let Some(bytes) = generate(seed) else { continue };
+        let reference = run_wasmi(&bytes);
+        for tier in TIERS {
+            let ours = run_kwasm(&bytes, tier);
+            if ours != reference {
+                let path = std::env::temp_dir().join(format!("kwasm-diff-{seed}.wasm"));
+                std::fs::write(&path, &bytes).unwrap();
+                let first = ours.iter().zip(&reference).position(|(a, b)| a != b);
+                panic!(
+                    "seed {seed}: tier {tier} disagrees with wasmi (module saved to {}); first difference at step {first:?}:\n  kwasm: {:?}\n  wasmi: {:?}",
+                    path.display(),
+                    first.map(|i| &ours[i]),
+                    first.map(|i| &reference[i]),
+                );
+            }
+        }
+        compared += 1;
+        calls += reference.len();
+    }
+    println!("differential: {compared} modules, {calls} observations per tier, tiers {TIERS:?}");
+    assert!(compared > seeds / 2, "too few modules generated: {compared} of {seeds}");
+}
