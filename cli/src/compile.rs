@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kwasm_runtime::platform::NullPlatform;
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::{Knobs, Linker, Module, Store};
 
@@ -32,7 +31,8 @@ pub fn measure(bytes: &[u8], knobs: &Knobs, repeat: usize) -> Result<CompileStat
         let module = Module::new(bytes).map_err(|e| e.to_string())?;
         let validate_s = t0.elapsed().as_secs_f64();
         let code_bytes = module.code_size;
-        let mut store = Store::new(crate::make_tier(knobs), knobs.clone(), Box::new(NullPlatform));
+        let mut store =
+            Store::new(crate::make_tier(knobs), knobs.clone(), Box::new(crate::platform::StdPlatform::new()));
         // Imports are satisfied by WASI (host functions are not translated); the start function,
         // if any, is not what is measured, so modules with one are instantiated all the same.
         let mut linker = Linker::new();

@@ -17,7 +17,7 @@ use kwasm_runtime::{Knobs, Tier};
 pub fn make_tier(knobs: &Knobs) -> Arc<dyn Tier> {
     match TIER_NAMES[knobs.get(Knob::Tier) as usize] {
         "baseline" => Arc::new(kwasm_baseline::BaselineTier),
-        "optimizing" => Arc::new(kwasm_optimizing::OptimizingTier),
+        "optimizing" => Arc::new(kwasm_optimizing::OptimizingTier::new()),
         _ => Arc::new(kwasm_interp::Interpreter::new()),
     }
 }

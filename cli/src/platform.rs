@@ -12,7 +12,8 @@ use std::os::raw::c_int;
 use std::time::Duration;
 
 use kwasm_runtime::platform::{
-    Clock, DirEntry, Errno, FileKind, FileStat, HostHandle, Interruption, OpenOptions, Platform, PollRequest, Whence,
+    Clock, DirEntry, Errno, ExecRegion, FileKind, FileStat, HostHandle, Interruption, OpenOptions, Platform,
+    PollRequest, Whence,
 };
 use kwasm_runtime::wasi::errno;
 
@@ -251,7 +252,47 @@ fn fstat(fd: c_int) -> Result<FileStat, Errno> {
     Ok(file_stat(unsafe { &st.assume_init() }))
 }
 
+/// Unmaps a JIT code region (the [`ExecRegion::release`] of [`StdPlatform`]).
+///
+/// # Safety
+/// `ptr..ptr + len` must be a mapping made by [`StdPlatform::alloc_exec`] and not used afterwards.
+unsafe fn munmap_region(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller passes a mapping of exactly this size that nothing uses any more.
+    unsafe { libc::munmap(ptr.cast(), len) };
+}
+
 impl Platform for StdPlatform {
+    fn alloc_exec(&self, len: usize) -> Result<ExecRegion, Errno> {
+        let page = 4096;
+        let len = len.max(1).checked_next_multiple_of(page).ok_or(errno::NOMEM)?;
+        // SAFETY: an anonymous private mapping at an address of the kernel's choice touches no
+        // existing memory.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(last_errno());
+        }
+        Ok(ExecRegion { ptr: p.cast(), len, executable: false, release: munmap_region })
+    }
+
+    fn protect_exec(&self, region: &mut ExecRegion) -> Result<(), Errno> {
+        // SAFETY: the region is a mapping of exactly `len` bytes that we own; flipping it to
+        // read + execute (W^X: it stops being writable) does not invalidate any Rust reference.
+        if unsafe { libc::mprotect(region.ptr.cast(), region.len, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+            return Err(last_errno());
+        }
+        region.executable = true;
+        Ok(())
+    }
+
     fn check_interrupt(&mut self) -> Interruption {
         // Ctrl-C keeps its default meaning (the process dies), so there is nothing to check.
         Interruption::Continue

@@ -79,3 +79,8 @@ fn warn_unused_skips(skips: &SkipList, reports: &[wast::FileReport]) {
 fn spec_interp() {
     run_suite("interp");
 }
+
+#[test]
+fn spec_optimizing() {
+    run_suite("optimizing");
+}

@@ -22,6 +22,7 @@ pub mod store;
 pub mod tier;
 pub mod trap;
 pub mod types;
+pub mod vmctx;
 pub mod wasi;
 
 pub use error::Error;

@@ -24,6 +24,33 @@ pub enum Interruption {
     Stop,
 }
 
+/// Memory for machine code from [`Platform::alloc_exec`]: writable until
+/// [`Platform::protect_exec`] makes it read + execute (never both writable and executable).
+/// Dropping it releases it with the function the platform put in `release`.
+#[derive(Debug)]
+pub struct ExecRegion {
+    /// Start (page aligned).
+    pub ptr: *mut u8,
+    /// Length in bytes (whole pages).
+    pub len: usize,
+    /// Whether the region is read + execute now (else read + write).
+    pub executable: bool,
+    /// Releases `ptr..ptr + len`; called exactly once, by `Drop`.
+    pub release: unsafe fn(*mut u8, usize),
+}
+
+// SAFETY: the region is plain memory owned by this value; nothing else refers to it mutably.
+unsafe impl Send for ExecRegion {}
+// SAFETY: shared references only read the fields (and execute the code once it is RX).
+unsafe impl Sync for ExecRegion {}
+
+impl Drop for ExecRegion {
+    fn drop(&mut self) {
+        // SAFETY: `release` came from the platform that allocated exactly this region.
+        unsafe { (self.release)(self.ptr, self.len) }
+    }
+}
+
 /// A WASI clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
@@ -288,6 +315,24 @@ pub trait Platform: Send {
 
     /// Gives the CPU to someone else for a moment.
     fn yield_now(&mut self) {}
+
+    /// Allocates at least `len` bytes of read + write memory that can later be made executable
+    /// (JIT code). The default: unsupported, so compiled tiers refuse to run.
+    fn alloc_exec(&self, len: usize) -> Result<ExecRegion, Errno> {
+        let _ = len;
+        Err(crate::wasi::errno::NOTSUP)
+    }
+
+    /// Makes `region` read + execute (and no longer writable). The default: unsupported.
+    fn protect_exec(&self, region: &mut ExecRegion) -> Result<(), Errno> {
+        let _ = region;
+        Err(crate::wasi::errno::NOTSUP)
+    }
+
+    /// Releases a region early (dropping it does the same).
+    fn free_exec(&self, region: ExecRegion) {
+        drop(region);
+    }
 }
 
 /// A platform that provides nothing but the defaults: no I/O, no clocks. Used by the spec test

@@ -249,6 +249,8 @@ pub struct Store {
     pub fuel_left: u64,
     /// Fuel consumed so far (statistics).
     pub fuel_used: u64,
+    /// What compiled tiers' code points into (contexts, function table): see [`crate::vmctx`].
+    pub vm: crate::vmctx::VmState,
 }
 
 fn new_code_slots() -> [OnceCell<CompiledCode>; NUM_TIERS] {
@@ -274,6 +276,7 @@ impl Store {
             types: Vec::new(),
             fuel_left: if fuel == 0 { u64::MAX } else { fuel },
             fuel_used: 0,
+            vm: crate::vmctx::VmState::default(),
         }
     }
 

@@ -5,7 +5,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
-use kwasm_runtime::platform::NullPlatform;
 use kwasm_runtime::{Error, Extern, InstanceId, Knobs, Linker, Module, Store, Trap, TrapKind, Val};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, QuoteWatTest, Wast, WastDirective, WastExecute, WastInvoke, Wat};
@@ -123,7 +122,7 @@ struct Script {
 impl Script {
     fn new(knobs: &Knobs) -> Result<Script, Error> {
         let tier = crate::make_tier(knobs);
-        let mut store = Store::new(tier, knobs.clone(), Box::new(NullPlatform));
+        let mut store = Store::new(tier, knobs.clone(), Box::new(crate::platform::StdPlatform::new()));
         let mut linker = Linker::new();
         spectest::define(&mut store, &mut linker)?;
         Ok(Script {

@@ -1,27 +1,330 @@
-//! kwasm's optimizing tier: not implemented yet. Every entry point returns a clear
-//! `Unsupported` error so that `--tier optimizing` fails with a message instead of pretending.
+//! kwasm's optimizing tier: wasm → Cranelift IR ([`translate`]) → x86-64 machine code.
+//!
+//! `no_std` + `alloc`, so that the same tier can run inside the kernel module: the ISA is built
+//! from explicit flags ([`isa`]), never from host detection; machine code goes into memory from
+//! [`kwasm_runtime::Platform::alloc_exec`] (written while RW, then switched to RX — never RWX);
+//! there are no relocations to resolve because every call goes through the function table in the
+//! context or through an absolute runtime-function address materialized as a constant.
+//!
+//! Compiled code follows the shared convention of [`kwasm_runtime::vmctx`]. Every function gets,
+//! in one executable region, its body (the shared `tail` convention) and an *entry trampoline*
+//! (C convention) through which [`Tier::invoke`] enters it. Host functions get a *host
+//! trampoline* in the shared convention that forwards to [`kwasm_runtime::Store::call_host`].
+//!
+//! Safety checks are explicit: bounds checks on every memory and table access (`bounds_mode =
+//! explicit`; `guard` is refused with [`Error::Unsupported`]), divide checks, float→int range
+//! checks, a native stack limit check on function entry and a fuel check on function entry and
+//! loop headers. A trap never uses a signal: it is a record in `VmShared` plus ordinary returns.
 #![no_std]
 #![warn(missing_docs)]
+
 extern crate alloc;
 
+pub mod isa;
+mod libcalls;
+pub mod translate;
+
+use alloc::format;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, Signature, UserFuncName};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kwasm_runtime::knobs::{Knob, BOUNDS_MODES};
+use kwasm_runtime::platform::ExecRegion;
+use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
-use kwasm_runtime::{Error, FuncAddr, Store, Trap};
+use kwasm_runtime::types::FuncType;
+use kwasm_runtime::vmctx::{trap_kind_from_code, FuncSlot, SLOT_CODE, SLOT_VMCTX};
+use kwasm_runtime::{Error, FuncAddr, Store, Trap, TrapKind};
 
-/// The optimizing tier (placeholder until its issue lands).
-#[derive(Default, Debug)]
-pub struct OptimizingTier;
+use crate::translate::{clif_type, ctx_flags, stack_buffer, to_slot, wasm_signature, FuncEnv};
 
-/// The message every entry point of this tier gives.
-pub const NOT_IMPLEMENTED: &str = "the optimizing tier is not implemented yet";
+/// Native stack bytes allowed per permitted wasm call level (`max_call_depth` × this is the
+/// stack budget of compiled code, measured from the first entry).
+pub const STACK_BYTES_PER_CALL: u64 = 256;
+
+/// The optimizing tier.
+pub struct OptimizingTier {
+    isa: OwnedTargetIsa,
+}
+
+impl core::fmt::Debug for OptimizingTier {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "OptimizingTier({})", self.isa.name())
+    }
+}
+
+impl Default for OptimizingTier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OptimizingTier {
+    /// Creates the tier with the default ISA ([`isa::x86_64`]).
+    pub fn new() -> Self {
+        OptimizingTier { isa: isa::x86_64().expect("the built-in x86-64 flags are valid") }
+    }
+}
+
+/// A compiled function: machine code in an executable region.
+pub struct OptFunc {
+    region: ExecRegion,
+    /// Offset of the body (shared convention) in the region.
+    body: usize,
+    /// Offset of the entry trampoline (C convention), if any.
+    entry: Option<usize>,
+    /// Size of the machine code in bytes (statistics).
+    pub code_size: usize,
+}
+
+impl core::fmt::Debug for OptFunc {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "OptFunc({} bytes at {:p})", self.code_size, self.region.ptr)
+    }
+}
+
+impl OptFunc {
+    /// Address of the body in the shared convention.
+    pub fn body_ptr(&self) -> *const u8 {
+        self.region.ptr.wrapping_add(self.body)
+    }
+}
+
+type EntryFn = unsafe extern "sysv64" fn(*const FuncSlot, *mut u64);
+
+/// Compiles one Cranelift function and returns its machine code.
+fn emit(isa: &OwnedTargetIsa, func: Function) -> Result<Vec<u8>, Error> {
+    let mut ctx = Context::for_function(func);
+    let code = ctx
+        .compile(&**isa, &mut ControlPlane::default())
+        .map_err(|e| Error::Other(format!("optimizing tier: Cranelift failed: {:?}", e.inner)))?;
+    if let Some(r) = code.buffer.relocs().first() {
+        return Err(Error::Unsupported(format!(
+            "optimizing tier: Cranelift emitted a relocation ({:?} to {:?}) it has no resolver for",
+            r.kind, r.target
+        )));
+    }
+    Ok(code.code_buffer().to_vec())
+}
+
+/// The entry trampoline for functions of type `ty`:
+/// `extern "sysv64" fn(slot: *const FuncSlot, buf: *mut u64)`.
+fn entry_trampoline(ty: &FuncType, frontend: TargetFrontendConfig) -> Result<Function, Error> {
+    let mut sig = Signature::new(CallConv::SystemV);
+    sig.params.push(AbiParam::new(I64));
+    sig.params.push(AbiParam::new(I64));
+    let mut func = Function::with_name_signature(UserFuncName::user(1, 0), sig);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let (slot, buf) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+    let code = b.ins().load(I64, ctx_flags(), slot, SLOT_CODE);
+    let vmctx = b.ins().load(I64, ctx_flags(), slot, SLOT_VMCTX);
+    let mut args = vec![vmctx, vmctx];
+    for (i, p) in ty.params.iter().enumerate() {
+        let v = b.ins().load(clif_type(*p)?, cranelift_codegen::ir::MemFlagsData::trusted(), buf, (i * 8) as i32);
+        args.push(v);
+    }
+    let callee_sig = b.import_signature(wasm_signature(ty)?);
+    let call = b.ins().call_indirect(callee_sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        let v = to_slot(&mut b, r);
+        b.ins().store(cranelift_codegen::ir::MemFlagsData::trusted(), v, buf, (i * 8) as i32);
+    }
+    b.ins().return_(&[]);
+    b.finalize(frontend);
+    Ok(func)
+}
+
+/// The host trampoline of host function `addr` of type `ty`, in the shared convention: spills
+/// the arguments to a stack buffer and calls the runtime's `host_call`.
+fn host_trampoline(ty: &FuncType, addr: FuncAddr, frontend: TargetFrontendConfig) -> Result<Function, Error> {
+    let sig = wasm_signature(ty)?;
+    let mut func = Function::with_name_signature(UserFuncName::user(2, addr), sig);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let caller_vmctx = params[1];
+    let n = ty.params.len().max(ty.results.len()).max(1);
+    let buf = stack_buffer(&mut b, (n * 8) as u32);
+    for (i, p) in params[2..].iter().enumerate() {
+        let v = to_slot(&mut b, *p);
+        b.ins().store(cranelift_codegen::ir::MemFlagsData::trusted(), v, buf, (i * 8) as i32);
+    }
+    let hsig = b.import_signature(libcalls::signature(libcalls::HOST_CALL));
+    let target = b.ins().iconst(I64, libcalls::address(libcalls::HOST_CALL) as i64);
+    let a = b.ins().iconst(I32, addr as i64);
+    b.ins().call_indirect(hsig, target, &[caller_vmctx, a, buf]);
+    let mut results = Vec::new();
+    for (i, r) in ty.results.iter().enumerate() {
+        let v = b.ins().load(clif_type(*r)?, cranelift_codegen::ir::MemFlagsData::trusted(), buf, (i * 8) as i32);
+        results.push(v);
+    }
+    b.ins().return_(&results);
+    b.finalize(frontend);
+    Ok(func)
+}
+
+fn errno_error(what: &str, errno: u16) -> Error {
+    Error::Resource(format!("optimizing tier: the platform cannot {what} (WASI errno {errno})"))
+}
+
+/// Copies `parts` (16-byte aligned each) into one new executable region.
+fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), Error> {
+    let mut offsets = Vec::with_capacity(parts.len());
+    let mut len = 0usize;
+    for p in parts {
+        len = len.next_multiple_of(16);
+        offsets.push(len);
+        len += p.len();
+    }
+    let mut region = store.platform.alloc_exec(len).map_err(|e| errno_error("allocate executable memory", e))?;
+    if region.len < len || region.executable {
+        return Err(Error::Other("optimizing tier: the platform returned an unusable code region".into()));
+    }
+    for (p, off) in parts.iter().zip(&offsets) {
+        // SAFETY: `off + p.len() <= len <= region.len`, and the region is writable (not yet RX)
+        // memory owned by `region` that nothing else references.
+        unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), region.ptr.add(*off), p.len()) };
+    }
+    store.platform.protect_exec(&mut region).map_err(|e| errno_error("make code executable", e))?;
+    Ok((region, offsets))
+}
+
+/// Reads and clears the trap record; `None` if nothing trapped.
+fn take_trap(store: &mut Store) -> Option<Trap> {
+    let shared = &mut store.vm.shared;
+    if shared.trap_code == 0 {
+        return None;
+    }
+    let loc = (shared.trap_has_loc != 0).then_some((shared.trap_func, shared.trap_offset));
+    let mut trap = shared.pending.take().unwrap_or_else(|| Trap::new(trap_kind_from_code(shared.trap_code)));
+    if trap.func.is_none() && !matches!(trap.kind, TrapKind::Exit(_)) {
+        if let Some((f, o)) = loc {
+            trap.func = Some(f);
+            trap.offset = Some(o);
+        }
+    }
+    shared.clear_trap();
+    Some(trap)
+}
+
+impl OptimizingTier {
+    /// Compiles every function of the store that has no code in its function-table slot yet,
+    /// and installs it there.
+    fn fill_slots(&self, store: &mut Store) -> Result<(), Error> {
+        store.vm_refresh();
+        let mut missing = Vec::new();
+        for (addr, slot) in store.vm.slots.iter().enumerate() {
+            if slot.code.is_null() {
+                missing.push(addr as FuncAddr);
+            }
+        }
+        for addr in missing {
+            let code = store.code(addr, self)?;
+            let f = code.downcast_ref::<OptFunc>().ok_or_else(|| Error::Other("foreign code in slot".into()))?;
+            let p = f.body_ptr();
+            store.vm.slots[addr as usize].code = p;
+        }
+        Ok(())
+    }
+}
 
 impl Tier for OptimizingTier {
     fn id(&self) -> TierId {
         TierId::Optimizing
     }
-    fn compile(&self, _store: &Store, _func: FuncAddr) -> Result<CompiledCode, Error> {
-        Err(Error::Unsupported(NOT_IMPLEMENTED.into()))
+
+    fn compile(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
+        if BOUNDS_MODES[store.knobs.get(Knob::BoundsMode) as usize] != "explicit" {
+            return Err(Error::Unsupported(
+                "optimizing tier: bounds_mode=guard (guard-region addressing) is not implemented yet; use \
+                 bounds_mode=explicit"
+                    .into(),
+            ));
+        }
+        let f = &store.funcs[func as usize];
+        let ty = f.ty.clone();
+        let (body, entry) = match f.kind {
+            FuncKind::Host(_) => (emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?)?, None),
+            FuncKind::Wasm { instance, func_index } => {
+                let inst = store.instance(instance);
+                let env =
+                    FuncEnv { store, inst, module: &inst.module, func_index, frontend: self.isa.frontend_config() };
+                let mut clif = Function::new();
+                let mut fctx = FunctionBuilderContext::new();
+                translate::translate_function(&env, &mut clif, &mut fctx)?;
+                let body = emit(&self.isa, clif)?;
+                (body, Some(emit(&self.isa, entry_trampoline(&ty, self.isa.frontend_config())?)?))
+            }
+        };
+        let code_size = body.len() + entry.as_ref().map_or(0, Vec::len);
+        let (region, offsets) = match &entry {
+            Some(e) => install(store, &[&body, e])?,
+            None => install(store, &[&body])?,
+        };
+        Ok(Arc::new(OptFunc { region, body: offsets[0], entry: offsets.get(1).copied(), code_size }))
     }
-    fn invoke(&self, _store: &mut Store, _func: FuncAddr, _args: &[u64], _results: &mut [u64]) -> Result<(), Trap> {
-        Err(Trap::host(NOT_IMPLEMENTED))
+
+    fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
+        if let FuncKind::Host(_) = store.funcs[func as usize].kind {
+            return store.call_host(func, None, args, results);
+        }
+        self.fill_slots(store).map_err(|e| Trap::host(e.to_string()))?;
+        let entry_ptr = {
+            let code = store.code(func, self).map_err(|e| Trap::host(e.to_string()))?;
+            let f = code.downcast_ref::<OptFunc>().ok_or_else(|| Trap::host("foreign code in the optimizing slot"))?;
+            let off = f.entry.ok_or_else(|| Trap::host("function has no entry trampoline"))?;
+            f.region.ptr.wrapping_add(off)
+        };
+        // SAFETY: the region is RX memory owned by the store's code slot (which lives as long as
+        // the store) and holds a function compiled with the `EntryFn` signature at this offset.
+        let entry: EntryFn = unsafe { core::mem::transmute::<*mut u8, EntryFn>(entry_ptr) };
+        let outermost = store.vm.shared.depth == 0;
+        if outermost {
+            let here = 0u8;
+            let sp = &here as *const u8 as u64;
+            let budget = store.knobs.get(Knob::MaxCallDepth).saturating_mul(STACK_BYTES_PER_CALL);
+            store.vm.shared.stack_limit = sp.saturating_sub(budget);
+            store.vm.shared.clear_trap();
+            libcalls::next_slice(store).map_err(Trap::new)?;
+        }
+        let mut buf = vec![0u64; args.len().max(results.len()).max(1)];
+        buf[..args.len()].copy_from_slice(args);
+        let slot: *const FuncSlot = &store.vm.slots[func as usize];
+        store.vm.shared.depth += 1;
+        let store_ptr: *mut Store = store;
+        store.vm.shared.store = store_ptr;
+        // SAFETY: every slot holds code compiled for the store (`fill_slots`), the contexts are
+        // fresh (`vm_refresh`), `buf` has a slot per argument and result, and from here until
+        // the call returns the store is only used through `store_ptr` (by runtime functions).
+        unsafe { entry(slot, buf.as_mut_ptr()) };
+        // SAFETY: the compiled code has returned; `store_ptr` is the `store` we were given.
+        let store = unsafe { &mut *store_ptr };
+        store.vm.shared.depth -= 1;
+        if outermost {
+            libcalls::flush_fuel(store);
+        }
+        if let Some(t) = take_trap(store) {
+            return Err(t);
+        }
+        results.copy_from_slice(&buf[..results.len()]);
+        Ok(())
     }
 }
