@@ -11,7 +11,13 @@
 //! wasi-libc, so libc algorithm differences (qsort, malloc, printf) are part of
 //! the ratio; `--peers` adds wasmtime as a column to separate runtime cost from
 //! toolchain cost. Wall time is per process, so it includes module loading and
-//! translation.
+//! translation; CPU time (user + system, from `wait4`) is recorded as well because
+//! it is steadier when other jobs share the machine.
+//!
+//! Translation speed comes from `kwasm compile --tier T` (validate and translate
+//! every function, run nothing) when the binary has it, and is reported as not
+//! measured otherwise. The kwasm binary is copied before timing so that a rebuild
+//! of the shared target directory during the run cannot mix binaries.
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -29,7 +35,7 @@ usage: cargo xtask bench [OPTIONS]
   --peers           add wasmtime as a peer column when available (never required)
   --only P1,P2      run only these programs
   --kwasm PATH      use this kwasm binary instead of building target/release/kwasm
-  --out DIR         where to write bench-compute.{csv,md} and bench-env.txt
+  --out DIR         where to write bench-compute.{csv,md}, bench-translate.csv, bench-env.txt
   --timeout SECS    per-run limit (default 600); a run over it counts as failed";
 
 /// The tiers `kwasm run --tier` knows, in table order.
@@ -117,10 +123,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let workloads = select(read_manifest(&root)?, &opts)?;
 
     build_workloads(&root)?;
-    let kwasm = match &opts.kwasm {
+    let built = match &opts.kwasm {
         Some(path) => path.clone(),
         None => build_kwasm(&root)?,
     };
+    let snapshot = Snapshot::take(&root, &built)?;
+    let kwasm = snapshot.0.clone();
     let columns = columns(&root, &kwasm, &opts);
 
     // Other processes on a 2-core machine distort wall times; record the load so a
@@ -133,16 +141,24 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for w in &workloads {
         rows.push(run_row(&root, w, &columns, &opts));
     }
-    let translation = translation_report(&kwasm, &rows, &opts);
+    let translation = measure_translation(&kwasm, &rows, &opts);
 
-    let table = render_markdown(&rows, &columns, &opts, &translation);
+    let table = render_markdown(&rows, &columns, &opts, &render_translation(&translation, &rows));
     println!("\n{table}");
 
     if !opts.check {
         let out = opts.out.clone().unwrap_or_else(|| default_out(&root, &opts));
         let load = format!("{load_before} before timing, {} after", load_average());
-        let env = env_report(&root, &kwasm, &columns, &opts, &load);
-        write_results(&out, &rows, &columns, &table, &env)?;
+        let env = env_report(&root, &built, &columns, &opts, &load);
+        let mut files = vec![
+            ("bench-compute.csv", render_csv(&rows, &columns)),
+            ("bench-compute.md", table.clone()),
+            ("bench-env.txt", env),
+        ];
+        if let Some(t) = &translation {
+            files.push(("bench-translate.csv", render_translation_csv(t)));
+        }
+        write_results(&out, &files)?;
         println!("wrote {}", out.display());
     }
     verdict(&rows, &columns, &opts)
@@ -277,6 +293,27 @@ fn build_kwasm(root: &Path) -> Result<PathBuf, String> {
         return Err(format!("built kwasm but {} does not exist", bin.display()));
     }
     Ok(bin)
+}
+
+/// A private copy of the kwasm binary for the duration of the bench: the shared
+/// target directory may be rebuilt by someone else mid-run, and every cell must
+/// come from the same binary. Removed on drop.
+struct Snapshot(PathBuf);
+
+impl Snapshot {
+    fn take(root: &Path, kwasm: &Path) -> Result<Snapshot, String> {
+        let dir = root.join("experiments/build/bench-bin");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let copy = dir.join(format!("kwasm.{}", std::process::id()));
+        std::fs::copy(kwasm, &copy).map_err(|e| format!("cannot copy {}: {e}", kwasm.display()))?;
+        Ok(Snapshot(copy))
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The cargo target directory, honouring `CARGO_TARGET_DIR` (relative paths are
@@ -551,50 +588,150 @@ fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
     None
 }
 
-/// Translation-speed section of the report. kwasm has no load/translate-only
-/// mode yet, so unless `kwasm --help` advertises `kwasm compile`, this says so
-/// and gives only the code sizes; it never derives a number from run times.
-fn translation_report(kwasm: &Path, rows: &[Row], opts: &Options) -> String {
-    let help = Command::new(kwasm)
-        .arg("--help")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
-        .unwrap_or_default();
-    let total: u64 = rows.iter().filter_map(|r| r.code_bytes).sum();
-    let mut s = String::new();
-    let _ = writeln!(s, "Code section bytes per module are in the table ({total} bytes in all).");
+/// What `kwasm compile` reported for one module and tier (best of its repeats).
+#[derive(Debug, Clone, PartialEq)]
+struct CompileStats {
+    code_bytes: u64,
+    functions: u64,
+    validate_ms: f64,
+    translate_ms: f64,
+}
+
+/// One tier's translation measurements: per program, stats or the reason there are none.
+struct TierTranslation {
+    tier: String,
+    results: Vec<(String, Result<CompileStats, String>)>,
+}
+
+/// Parses `kwasm compile`'s one-line `key value key value ...` report.
+fn parse_compile_output(text: &str) -> Option<CompileStats> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let get = |key: &str| words.windows(2).find(|w| w[0] == key).map(|w| w[1]);
+    Some(CompileStats {
+        code_bytes: get("code_bytes")?.parse().ok()?,
+        functions: get("functions")?.parse().ok()?,
+        validate_ms: get("validate_ms")?.parse().ok()?,
+        translate_ms: get("translate_ms")?.parse().ok()?,
+    })
+}
+
+/// Measures translation with `kwasm compile --tier T --repeat N` (validate and translate
+/// every function, run nothing) when this kwasm has that command; `None` otherwise, so
+/// the report says translation was not measured rather than inventing a number.
+fn measure_translation(kwasm: &Path, rows: &[Row], opts: &Options) -> Option<Vec<TierTranslation>> {
+    let help = Command::new(kwasm).arg("--help").output().ok()?;
+    let help = String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
     if !help.contains("kwasm compile") {
+        return None;
+    }
+    let repeat = if opts.quick { 1 } else { 5 }.to_string();
+    let mut out = Vec::new();
+    for tier in &opts.tiers {
+        let mut results = Vec::new();
+        for row in rows {
+            let wasm = repo_root().join("experiments/build/wasm").join(format!("{}.wasm", row.workload.name));
+            let args = ["compile", "--tier", tier, "--repeat", &repeat, &wasm.display().to_string()].map(String::from);
+            let result = match run_timed(kwasm, &args, opts.timeout) {
+                Ok(o) if o.success => parse_compile_output(&String::from_utf8_lossy(&o.stdout))
+                    .ok_or_else(|| format!("unexpected output {:?}", String::from_utf8_lossy(&o.stdout).trim())),
+                Ok(o) => Err(first_line(&String::from_utf8_lossy(&o.stderr))),
+                Err(e) => Err(e),
+            };
+            let shown = match &result {
+                Ok(c) => format!("{:.3} ms, {} MB/s", c.translate_ms, mb_per_s(c.code_bytes, c.translate_ms)),
+                Err(why) => format!("n/a ({why})"),
+            };
+            eprintln!("bench: translate {tier:<10} {:<8} {shown}", row.workload.name);
+            results.push((row.workload.name.clone(), result));
+        }
+        out.push(TierTranslation { tier: tier.clone(), results });
+    }
+    Some(out)
+}
+
+fn mb_per_s(bytes: u64, ms: f64) -> String {
+    if ms > 0.0 {
+        format!("{:.2}", bytes as f64 / (ms / 1e3) / 1e6)
+    } else {
+        "∞".into()
+    }
+}
+
+/// The translation section of the Markdown report.
+fn render_translation(translation: &Option<Vec<TierTranslation>>, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let Some(tiers) = translation else {
+        let total: u64 = rows.iter().filter_map(|r| r.code_bytes).sum();
         let _ = writeln!(
             s,
-            "Translation MB/s: not measured. `kwasm` has no load/translate-only mode yet \
+            "Translation MB/s: not measured. This `kwasm` has no load/translate-only mode \
              (no `kwasm compile` in `kwasm --help`), so translation time cannot be separated \
-             from run time; a follow-up will measure it once such a mode exists."
+             from run time. Code section sizes are in the table above ({total} bytes in all)."
         );
         return s;
-    }
-    for tier in &opts.tiers {
-        let _ = writeln!(s, "Translation, tier {tier} (`kwasm compile --tier {tier}`):");
-        for row in rows {
-            let wasm = format!("experiments/build/wasm/{}.wasm", row.workload.name);
-            let args = vec!["compile".into(), "--tier".into(), tier.clone(), wasm];
-            let mut times = Vec::new();
-            let mut failure = None;
-            for _ in 0..opts.runs {
-                match run_timed(kwasm, &args, opts.timeout) {
-                    Ok(o) if o.success => times.push(o.wall.as_secs_f64()),
-                    Ok(o) => failure = Some(first_line(&String::from_utf8_lossy(&o.stderr))),
-                    Err(e) => failure = Some(e),
+    };
+    let _ = writeln!(
+        s,
+        "`kwasm compile --tier T` validates the module and translates every function without \
+         running it; best of its repeats, wall time inside the process. MB/s is code-section \
+         bytes per second.\n"
+    );
+    let _ = writeln!(s, "| tier | program | code bytes | functions | validate ms | translate ms | translate MB/s |");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+    for t in tiers {
+        // A tier that failed everywhere for one reason (not implemented) gets one line.
+        let first_err = t.results.first().and_then(|(_, r)| r.as_ref().err());
+        if let Some(why) = first_err.filter(|w| t.results.iter().all(|(_, r)| r.as_ref().err() == Some(*w))) {
+            let _ = writeln!(s, "| {} | all | | | | n/a | {why} |", t.tier);
+            continue;
+        }
+        let (mut bytes, mut ms) = (0u64, 0.0f64);
+        for (name, result) in &t.results {
+            match result {
+                Ok(c) => {
+                    bytes += c.code_bytes;
+                    ms += c.translate_ms;
+                    let _ = writeln!(
+                        s,
+                        "| {} | {name} | {} | {} | {:.3} | {:.3} | {} |",
+                        t.tier,
+                        c.code_bytes,
+                        c.functions,
+                        c.validate_ms,
+                        c.translate_ms,
+                        mb_per_s(c.code_bytes, c.translate_ms)
+                    );
+                }
+                Err(why) => {
+                    let _ = writeln!(s, "| {} | {name} | | | | n/a | {why} |", t.tier);
                 }
             }
-            let line = match (failure, row.code_bytes) {
-                (Some(f), _) => format!("n/a ({f})"),
-                (None, Some(bytes)) => {
-                    let t = median(&mut times);
-                    format!("{:.1} ms, {:.2} MB/s of code section (process wall time)", t * 1e3, bytes as f64 / t / 1e6)
-                }
-                (None, None) => "no code section found".into(),
+        }
+        if bytes > 0 {
+            let _ = writeln!(s, "| {} | **all** | {bytes} | | | {ms:.3} | **{}** |", t.tier, mb_per_s(bytes, ms));
+        }
+    }
+    s
+}
+
+/// The translation measurements as CSV, one row per tier and program.
+fn render_translation_csv(tiers: &[TierTranslation]) -> String {
+    let mut s = String::from("tier,program,code_bytes,functions,validate_ms,translate_ms,translate_mb_s,status\n");
+    for t in tiers {
+        for (name, result) in &t.results {
+            let _ = match result {
+                Ok(c) => writeln!(
+                    s,
+                    "{},{name},{},{},{:.3},{:.3},{},ok",
+                    t.tier,
+                    c.code_bytes,
+                    c.functions,
+                    c.validate_ms,
+                    c.translate_ms,
+                    mb_per_s(c.code_bytes, c.translate_ms)
+                ),
+                Err(why) => writeln!(s, "{},{name},,,,,,{}", t.tier, csv_quote(&format!("n/a: {why}"))),
             };
-            let _ = writeln!(s, "- {}: {line}", row.workload.name);
         }
     }
     s
@@ -764,13 +901,9 @@ fn default_out(root: &Path, opts: &Options) -> PathBuf {
     }
 }
 
-fn write_results(out: &Path, rows: &[Row], columns: &[Column], markdown: &str, env: &str) -> Result<(), String> {
+/// Writes each `(file name, contents)` pair into `out`.
+fn write_results(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let files = [
-        ("bench-compute.csv", render_csv(rows, columns)),
-        ("bench-compute.md", markdown.to_string()),
-        ("bench-env.txt", env.to_string()),
-    ];
     for (name, text) in files {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -826,7 +959,7 @@ fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options, loa
     let _ = writeln!(s, "wasm compiler: {} (--target=wasm32-wasi -O2)", first(&clang, &["--version"]));
     let _ = writeln!(s, "wasi-libc: {}", first("dpkg-query", &["-W", "-f=${Version}", "wasi-libc"]));
     let _ = writeln!(s, "rustc: {}", first("rustc", &["--version"]));
-    let _ = writeln!(s, "kwasm: {}", kwasm.display());
+    let _ = writeln!(s, "kwasm: {} (copied before timing)", kwasm.display());
     for col in columns.iter().filter(|c| c.kind == ColumnKind::Peer) {
         let version = if col.program == Path::new("wasmtime") {
             first("wasmtime", &["--version"])
@@ -907,6 +1040,16 @@ mod tests {
     fn differences_are_located() {
         assert_eq!(first_difference(b"a\nb\n", b"a\nc\n"), "line 2: expected \"b\", got \"c\"");
         assert!(first_difference(b"a\n", b"a\nx\n").contains("extra"));
+    }
+
+    #[test]
+    fn compile_output_parses() {
+        let line = "code_bytes 29859 functions 62 validate_ms 0.246 translate_ms 0.503 validate_mb_s 121.3 translate_mb_s 59.4\n";
+        let c = parse_compile_output(line).expect("parses");
+        assert_eq!((c.code_bytes, c.functions), (29859, 62));
+        assert_eq!((c.validate_ms, c.translate_ms), (0.246, 0.503));
+        assert_eq!(parse_compile_output("usage: kwasm ..."), None);
+        assert_eq!(mb_per_s(1_000_000, 1000.0), "1.00");
     }
 
     #[test]
