@@ -45,10 +45,11 @@
 //! # Stack and interruption
 //! Every compiled function compares the native stack pointer with `VmShared::stack_limit` on
 //! entry and traps "call stack exhausted" below it. Function entries and loop headers subtract
-//! their operator count from `VmShared::fuel` and call the runtime when it goes negative: the
-//! runtime charges the store's fuel, asks the platform ([`crate::platform::Platform::check_interrupt`])
-//! and honours [`VmShared::request_interrupt`], which another thread (a signal handler, a kernel
-//! kill path) may call at any time.
+//! their operator count from the fuel counter (kept in a register, stored to `VmShared::fuel`
+//! around calls and returns) and test `VmShared::interrupt`; when the counter goes negative or the
+//! flag is set they call the runtime, which charges the store's fuel, asks the platform
+//! ([`crate::platform::Platform::check_interrupt`]) and honours [`VmShared::request_interrupt`],
+//! which another thread (a signal handler, a kernel kill path) may call at any time.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -142,9 +143,11 @@ pub struct VmShared {
     pub trap_offset: u32,
     /// Lowest native stack pointer compiled code may run at.
     pub stack_limit: u64,
-    /// Fuel left in the current slice; compiled code subtracts and calls the runtime below 0.
+    /// Fuel left in the current slice. Compiled code keeps it in a register while it runs and
+    /// stores it here around every call and return; it calls the runtime when it goes negative.
     pub fuel: AtomicI64,
-    /// Set by [`VmShared::request_interrupt`]: the next fuel check stops the program.
+    /// Set by [`VmShared::request_interrupt`]; compiled code reads it (atomically) at every
+    /// function entry and loop header and calls the runtime when it is non-zero.
     pub interrupt: AtomicU32,
     /// Nesting of runtime entries into compiled code (0: not running).
     pub depth: u32,
@@ -168,6 +171,8 @@ pub const SHARED_TRAP_OFFSET: i32 = 12;
 pub const SHARED_STACK_LIMIT: i32 = 16;
 /// Offset of [`VmShared::fuel`].
 pub const SHARED_FUEL: i32 = 24;
+/// Offset of [`VmShared::interrupt`].
+pub const SHARED_INTERRUPT: i32 = 32;
 
 const _: () = {
     assert!(core::mem::offset_of!(VmCtx, mem_len) == VMCTX_MEM_LEN as usize);
@@ -184,6 +189,7 @@ const _: () = {
     assert!(core::mem::offset_of!(VmShared, trap_offset) == SHARED_TRAP_OFFSET as usize);
     assert!(core::mem::offset_of!(VmShared, stack_limit) == SHARED_STACK_LIMIT as usize);
     assert!(core::mem::offset_of!(VmShared, fuel) == SHARED_FUEL as usize);
+    assert!(core::mem::offset_of!(VmShared, interrupt) == SHARED_INTERRUPT as usize);
 };
 
 impl VmShared {
@@ -191,7 +197,6 @@ impl VmShared {
     /// "interrupted"). Safe to call from another thread through a shared reference.
     pub fn request_interrupt(&self) {
         self.interrupt.store(1, Ordering::Relaxed);
-        self.fuel.store(i64::MIN / 2, Ordering::Relaxed);
     }
 
     /// Clears the trap record.

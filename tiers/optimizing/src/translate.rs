@@ -23,9 +23,9 @@ use kwasm_runtime::module::Module;
 use kwasm_runtime::store::InstanceData;
 use kwasm_runtime::types::FuncType;
 use kwasm_runtime::vmctx::{
-    SHARED_FUEL, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC, SHARED_TRAP_OFFSET,
-    SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS, VMCTX_MEM_BASE,
-    VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
+    SHARED_FUEL, SHARED_INTERRUPT, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC,
+    SHARED_TRAP_OFFSET, SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS,
+    VMCTX_MEM_BASE, VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
 };
 use kwasm_runtime::{Error, Store, TrapKind, ValType};
 use wasmparser::{BlockType, Operator};
@@ -176,6 +176,19 @@ struct Trans<'a, 'b> {
     libcall_sigs: Vec<(usize, SigRef)>,
     /// Alias regions: context, globals + tables, linear memory.
     regions: [AliasRegion; 3],
+    /// The fuel counter of the slice (spilled to `VmShared::fuel` around calls and returns).
+    fuel_var: Variable,
+    /// Base and length of memory 0 (reloaded after anything that may move the memory).
+    mem_base: Variable,
+    mem_len: Variable,
+    /// Bounds checks done in the current straight-line region: (wasm address, checked end).
+    /// Memory never shrinks, so a check stays valid until control flow merges.
+    checked: Vec<(Value, u64)>,
+    /// Whether the function calls anything (else it needs no stack check and no entry fuel
+    /// check: it cannot recurse, and without loops it runs a bounded number of operators).
+    calls: bool,
+    /// Whether the function keeps a fuel counter at all (it calls something or has loops).
+    uses_fuel: bool,
 }
 
 /// Translates module function `env.func_index` into `func`.
@@ -192,6 +205,18 @@ pub fn translate_function(
     let regions = [0u32, 1, 2].map(|i| {
         func.dfg.alias_regions.insert(AliasRegionData { user_id: i + 1, description: regions_desc(i).into() })
     });
+    let (mut calls, mut loops) = (false, false);
+    let mut scan = body.get_operators_reader()?;
+    while !scan.eof() {
+        match scan.read()? {
+            Operator::Call { .. }
+            | Operator::CallIndirect { .. }
+            | Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. } => calls = true,
+            Operator::Loop { .. } => loops = true,
+            _ => {}
+        }
+    }
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -225,6 +250,7 @@ pub fn translate_function(
         }
     }
     let results: Vec<Type> = ty.results.iter().map(|t| clif_type(*t)).collect::<Result<_, _>>()?;
+    let (fuel_var, mem_base, mem_len) = (b.declare_var(I64), b.declare_var(I64), b.declare_var(I64));
     let trap_block = b.create_block();
     b.set_cold_block(trap_block);
     b.append_block_param(trap_block, I32);
@@ -250,7 +276,17 @@ pub fn translate_function(
         sigs: Vec::new(),
         libcall_sigs: Vec::new(),
         regions,
+        fuel_var,
+        mem_base,
+        mem_len,
+        checked: Vec::new(),
+        calls,
+        uses_fuel: calls || loops,
     };
+    if t.uses_fuel {
+        t.reload_fuel();
+    }
+    t.reload_memory();
     t.ctrl.push(Frame {
         kind: Kind::Func,
         end,
@@ -263,8 +299,10 @@ pub fn translate_function(
         height: 0,
         end_reached: false,
     });
-    t.stack_check();
-    t.fuel_check();
+    if t.calls {
+        t.stack_check();
+        t.fuel_check();
+    }
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset()?;
@@ -297,17 +335,36 @@ impl Trans<'_, '_> {
         self.b.ins().iconst(I32, v as i64)
     }
 
-    /// Branches to the trap block with `kind` if `cond` (an integer) is non-zero.
+    /// Branches to a cold trap site with `kind` if `cond` (an integer) is non-zero. The site
+    /// materializes the trap code and offset itself, so the hot path carries no arguments.
     fn trap_if(&mut self, cond: Value, kind: TrapKind) {
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, site, &[], cont, &[]);
+        self.b.switch_to_block(site);
+        self.b.seal_block(site);
         let code = self.iconst32(kind.code());
-        self.trap_if_code(cond, code);
+        let off = self.iconst32(self.offset);
+        let tb = self.trap_block;
+        self.b.ins().jump(tb, &block_args(&[code, off]));
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
     }
 
+    /// Branches to the trap block with the dynamic trap `code` if `cond` is non-zero.
     fn trap_if_code(&mut self, cond: Value, code: Value) {
-        let off = self.iconst32(self.offset);
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        self.b.append_block_param(site, I32);
         let cont = self.b.create_block();
+        self.b.ins().brif(cond, site, &block_args(&[code]), cont, &[]);
+        self.b.switch_to_block(site);
+        self.b.seal_block(site);
+        let code = self.b.block_params(site)[0];
+        let off = self.iconst32(self.offset);
         let tb = self.trap_block;
-        self.b.ins().brif(cond, tb, &block_args(&[code, off]), cont, &[]);
+        self.b.ins().jump(tb, &block_args(&[code, off]));
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
     }
@@ -334,6 +391,7 @@ impl Trans<'_, '_> {
         let (code, off) = (p[0], p[1]);
         let sh = self.shared;
         let f = cf(self.regions);
+        self.spill_fuel();
         self.b.ins().store(f, code, sh, SHARED_TRAP_CODE);
         let has = self.b.ins().load(I32, f, sh, SHARED_TRAP_HAS_LOC);
         let old_func = self.b.ins().load(I32, f, sh, SHARED_TRAP_FUNC);
@@ -357,20 +415,25 @@ impl Trans<'_, '_> {
         self.trap_if(below, TrapKind::CallStackExhausted);
     }
 
-    /// Charges fuel (patched with the operator count later); calls the runtime when it runs out.
+    /// Charges fuel (patched with the operator count later) and tests the interrupt flag; calls
+    /// the runtime when the slice ran out or an interrupt was requested.
     fn fuel_check(&mut self) {
         let n = self.b.ins().iconst(I64, 0);
         let inst = self.b.func.dfg.value_def(n).unwrap_inst();
         self.fuel.push((inst, 0));
-        let f = cf(self.regions);
-        let left = self.b.ins().load(I64, f, self.shared, SHARED_FUEL);
+        let left = self.b.use_var(self.fuel_var);
         let left = self.b.ins().isub(left, n);
-        self.b.ins().store(f, left, self.shared, SHARED_FUEL);
+        self.b.def_var(self.fuel_var, left);
         let out = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        // An atomic load: never merged with an earlier load, so a loop sees a request at once.
+        let flag_addr = self.b.ins().iadd_imm_s(self.shared, SHARED_INTERRUPT as i64);
+        let flag = self.b.ins().atomic_load(I32, MemFlags::trusted(), flag_addr);
+        let flag = self.b.ins().icmp_imm_s(IntCC::NotEqual, flag, 0);
+        let stop = self.b.ins().bor(out, flag);
         let slow = self.b.create_block();
         let cont = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.ins().brif(out, slow, &[], cont, &[]);
+        self.b.ins().brif(stop, slow, &[], cont, &[]);
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
         let r = self.libcall(libcalls::FUEL, &[self.vmctx]);
@@ -378,6 +441,32 @@ impl Trans<'_, '_> {
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
+    }
+
+    /// Stores the fuel counter for the runtime (before calls and returns).
+    fn spill_fuel(&mut self) {
+        if !self.uses_fuel {
+            return;
+        }
+        let v = self.b.use_var(self.fuel_var);
+        self.b.ins().store(cf(self.regions), v, self.shared, SHARED_FUEL);
+    }
+
+    /// Reloads the fuel counter (after calls).
+    fn reload_fuel(&mut self) {
+        if !self.uses_fuel {
+            return;
+        }
+        let v = self.b.ins().load(I64, cf(self.regions), self.shared, SHARED_FUEL);
+        self.b.def_var(self.fuel_var, v);
+    }
+
+    /// Reloads base and length of memory 0 (at entry and after calls that may grow it).
+    fn reload_memory(&mut self) {
+        let base = self.b.ins().load(I64, cf(self.regions), self.vmctx, VMCTX_MEM_BASE);
+        let len = self.b.ins().load(I64, cf(self.regions), self.vmctx, VMCTX_MEM_LEN);
+        self.b.def_var(self.mem_base, base);
+        self.b.def_var(self.mem_len, len);
     }
 
     fn end_fuel_site(&mut self) {
@@ -405,8 +494,14 @@ impl Trans<'_, '_> {
             }
         };
         let addr = self.b.ins().iconst(I64, libcalls::address(which) as i64);
+        self.spill_fuel();
         let call = self.b.ins().call_indirect(sig, addr, args);
-        self.b.inst_results(call).to_vec()
+        let results = self.b.inst_results(call).to_vec();
+        self.reload_fuel();
+        if which == libcalls::MEMORY_GROW {
+            self.reload_memory();
+        }
+        results
     }
 
     /// A runtime call that returns a trap code (0: fine).
@@ -432,11 +527,15 @@ impl Trans<'_, '_> {
     /// Checks `addr + offset + size <= mem_len` and returns the native address of `addr`.
     fn heap_addr(&mut self, addr: Value, offset: u64, size: u32) -> (Value, i32) {
         let a = self.b.ins().uextend(I64, addr);
-        let len = self.ctx_load(VMCTX_MEM_LEN);
-        let end = self.b.ins().iadd_imm_s(a, (offset + size as u64) as i64);
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-        self.trap_if(oob, TrapKind::MemoryOutOfBounds);
-        let base = self.ctx_load(VMCTX_MEM_BASE);
+        let need = offset + size as u64;
+        if !self.checked.iter().any(|(v, end)| *v == addr && *end >= need) {
+            let len = self.b.use_var(self.mem_len);
+            let end = self.b.ins().iadd_imm_s(a, need as i64);
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+            self.trap_if(oob, TrapKind::MemoryOutOfBounds);
+            self.checked.push((addr, need));
+        }
+        let base = self.b.use_var(self.mem_base);
         let p = self.b.ins().iadd(base, a);
         if offset <= i32::MAX as u64 {
             (p, offset as i32)
@@ -507,12 +606,15 @@ impl Trans<'_, '_> {
         let callee_vmctx = self.b.ins().load(I64, cf(self.regions), slot, SLOT_VMCTX);
         let mut args = alloc::vec![callee_vmctx, self.vmctx];
         args.extend(self.pop_n(nparams));
+        self.spill_fuel();
         if tail {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.reachable = false;
         } else {
             let call = self.b.ins().call_indirect(sig, code, &args);
             let results = self.b.inst_results(call).to_vec();
+            self.reload_fuel();
+            self.reload_memory();
             self.check_trap_after_call();
             self.stack.extend(results);
         }
@@ -694,6 +796,20 @@ impl Trans<'_, '_> {
         }
         if let Some(site) = self.fuel.last_mut() {
             site.1 = site.1.saturating_add(1);
+        }
+        if matches!(
+            op,
+            O::Block { .. }
+                | O::Loop { .. }
+                | O::If { .. }
+                | O::Else
+                | O::End
+                | O::Br { .. }
+                | O::BrIf { .. }
+                | O::BrTable { .. }
+                | O::Return
+        ) {
+            self.checked.clear();
         }
         match op {
             O::Nop => {}
@@ -903,7 +1019,7 @@ impl Trans<'_, '_> {
             O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, 2),
             O::I64Store32 { memarg } => self.store(memarg, 4),
             O::MemorySize { .. } => {
-                let len = self.ctx_load(VMCTX_MEM_LEN);
+                let len = self.b.use_var(self.mem_len);
                 let pages = self.b.ins().ushr_imm_s(len, 16);
                 let v = self.b.ins().ireduce(I32, pages);
                 self.push(v);
@@ -1124,6 +1240,7 @@ impl Trans<'_, '_> {
         self.stack.extend(results);
         self.reachable = end_reached;
         if fr.kind == Kind::Func {
+            self.spill_fuel();
             if end_reached {
                 let vals = self.stack.clone();
                 self.b.ins().return_(&vals);
