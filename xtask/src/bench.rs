@@ -137,6 +137,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0) > 0.5 {
         eprintln!("bench: warning: load average is {load_before} before timing; results may be noisy");
     }
+    // Taken now, not after the runs: the commit and date must describe the binary
+    // just built, and others may commit while the bench runs.
+    let env_before = env_report(&root, &built, &columns, &opts);
     let mut rows = Vec::new();
     for w in &workloads {
         rows.push(run_row(&root, w, &columns, &opts));
@@ -148,8 +151,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     if !opts.check {
         let out = opts.out.clone().unwrap_or_else(|| default_out(&root, &opts));
-        let load = format!("{load_before} before timing, {} after", load_average());
-        let env = env_report(&root, &built, &columns, &opts, &load);
+        let env =
+            format!("{env_before}load average (1/5/15 min): {load_before} before timing, {} after\n", load_average());
         let mut files = vec![
             ("bench-compute.csv", render_csv(&rows, &columns)),
             ("bench-compute.md", table.clone()),
@@ -918,7 +921,7 @@ fn load_average() -> String {
 }
 
 /// The machine and toolchain the numbers came from.
-fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options, load: &str) -> String {
+fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options) -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -941,12 +944,12 @@ fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options, loa
     let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
         ""
     } else {
-        " (work tree has uncommitted changes)"
+        " (the work tree had uncommitted changes, which kwasm may include)"
     };
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-19".into());
     let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".into());
     let mut s = String::new();
-    let _ = writeln!(s, "date: {}", first("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
+    let _ = writeln!(s, "date (start of timing): {}", first("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
     let _ = writeln!(s, "git commit: {}{dirty}", git(&["rev-parse", "HEAD"]));
     let _ = writeln!(s, "cpu: {cpu} ({cores} logical CPUs)");
     let _ = writeln!(s, "kernel: {}", first("uname", &["-srm"]));
@@ -971,7 +974,6 @@ fn env_report(root: &Path, kwasm: &Path, columns: &[Column], opts: &Options, loa
     let _ = writeln!(s, "tiers: {}", opts.tiers.join(","));
     let _ = writeln!(s, "runs per cell: {} (median)", opts.runs);
     let _ = writeln!(s, "inputs: {}", if opts.quick { "quick" } else { "full" });
-    let _ = writeln!(s, "load average (1/5/15 min): {load}");
     s
 }
 
