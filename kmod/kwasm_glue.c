@@ -106,6 +106,11 @@ int kwasm_copy_from_user(void *dst, u64 src, size_t len)
 	return copy_from_user(dst, u64_to_user_ptr(src), len) ? -EFAULT : 0;
 }
 
+int kwasm_copy_to_user(u64 dst, const void *src, size_t len)
+{
+	return copy_to_user(u64_to_user_ptr(dst), src, len) ? -EFAULT : 0;
+}
+
 static const struct file_operations kwasm_fops;
 
 /*

@@ -23,7 +23,8 @@ use kwasm_runtime::kabi;
 use kwasm_runtime::knobs::{Knob, Knobs};
 use kwasm_runtime::{Module, Trap, TrapKind};
 
-const DEVICE: &str = "/dev/kwasm";
+/// The device kwasm.ko provides.
+pub(crate) const DEVICE: &str = "/dev/kwasm";
 
 struct KernelRun {
     knobs: Knobs,
@@ -141,7 +142,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 /// `ioctl(fd, cmd, arg)` with the errno on failure.
-fn ioctl<T>(dev: &File, cmd: u32, arg: &mut T) -> std::io::Result<()> {
+pub(crate) fn ioctl<T>(dev: &File, cmd: u32, arg: &mut T) -> std::io::Result<()> {
     // SAFETY: `arg` points to a live, properly sized `#[repr(C)]` struct for the duration of the
     // call; `cmd` encodes exactly that size (kabi), so the kernel accesses only that struct and
     // the buffers it points to, which the caller keeps alive.
@@ -178,12 +179,11 @@ fn run(r: &KernelRun) -> ExitCode {
     if let Err(e) = ioctl(&dev, kabi::IOC_VERSION, &mut version) {
         return fail(format_args!("{DEVICE}: version query failed: {e}"));
     }
-    if version.abi_version != kabi::ABI_VERSION || version.features & kabi::FEATURE_RUN == 0 {
+    // LOAD/RUN are ABI 1; later versions only add to it.
+    if version.abi_version < 1 || version.features & kabi::FEATURE_RUN == 0 {
         return fail(format_args!(
-            "{DEVICE} speaks ABI {} (features {:#x}); this kwasm needs ABI {} with RUN",
-            version.abi_version,
-            version.features,
-            kabi::ABI_VERSION
+            "{DEVICE} speaks ABI {} (features {:#x}); this kwasm needs ABI 1 or later with RUN",
+            version.abi_version, version.features
         ));
     }
     let mut load = kabi::Load {

@@ -6,7 +6,7 @@ const USAGE: &str = "\
 usage:
   kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]] [--env K=V]
             [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] [--loader user|kernel] FILE.wasm [ARGS...]
-  kwasm wast [--tier T] [--knob NAME=VALUE] FILE.wast...
+  kwasm wast [--tier T] [--knob NAME=VALUE] [--loader user|kernel] FILE.wast...
   kwasm compile [--tier T] [--repeat N] FILE.wasm   validate + translate only; prints MB/s
   kwasm knobs          list every knob with its default, range and meaning";
 

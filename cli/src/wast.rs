@@ -4,12 +4,15 @@
 //! runner checks every tier), with the reference interpreter's `spectest` module available for
 //! import. Every directive counts as passed, failed (with line:col and a one-line reason) or
 //! skipped (only if the skip list names it, with the list's reason). The same code drives the
-//! `cli/tests/spec.rs` integration test.
+//! `cli/tests/spec.rs` integration test. With `--loader kernel` the scripts run inside kwasm.ko
+//! instead (every module compiled, instantiated and called in kernel mode through a
+//! `/dev/kwasm` session), judged by the same runner.
 
+mod backend;
+mod kernel;
 mod report;
 mod runner;
 mod skips;
-mod spectest;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -17,8 +20,10 @@ use std::process::ExitCode;
 
 use kwasm_runtime::Knobs;
 
+pub use backend::{Backend, LoadError, UserBackend};
+pub use kernel::KernelBackend;
 pub use report::{FileReport, Note, Totals};
-pub use runner::{run_file, run_text};
+pub use runner::{run_file, run_file_with, run_text, run_text_with};
 pub use skips::{display_name, SkipEntry, SkipList};
 
 /// Stack size of the thread scripts run on. Tiers may recurse natively per wasm call, and
@@ -26,7 +31,8 @@ pub use skips::{display_name, SkipEntry, SkipList};
 /// stack allows (the memory is only touched as far as it is used).
 pub const SCRIPT_STACK_SIZE: usize = 1 << 30;
 
-const USAGE: &str = "usage: kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
+const USAGE: &str =
+    "usage: kwasm wast [--loader user|kernel] [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
 
 /// Runs `f` on a thread with a [`SCRIPT_STACK_SIZE`] stack and returns what it returns.
 pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -44,22 +50,33 @@ pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Runs `files` one after another, printing each file's report as soon as it is done, then the
 /// totals. Returns every report.
 pub fn run_and_print(files: &[PathBuf], knobs: &Knobs, skips: &SkipList) -> (Vec<FileReport>, Totals) {
-    on_script_stack(|| {
-        let mut totals = Totals::default();
-        let mut reports = Vec::with_capacity(files.len());
-        for path in files {
-            let r = run_file(path, &display_name(path), knobs, skips);
-            print!("{}", r.render());
-            totals.add(&r);
-            reports.push(r);
-        }
-        println!("{}", totals.summary());
-        (reports, totals)
-    })
+    on_script_stack(|| run_and_print_with(files, |path, name| run_file(path, name, knobs, skips)))
+}
+
+/// Runs `files` through `kwasm.ko` (one `/dev/kwasm` session per file), printing each file's
+/// report as soon as it is done, then the totals. Wasm runs in the kernel on the module's own
+/// stack, so no big user stack is needed here.
+pub fn run_and_print_kernel(files: &[PathBuf], skips: &SkipList) -> (Vec<FileReport>, Totals) {
+    run_and_print_with(files, |path, name| run_file_with(path, name, skips, KernelBackend::open))
+}
+
+/// Runs every file with `run(path, display name)`, printing reports and totals.
+fn run_and_print_with(files: &[PathBuf], run: impl Fn(&Path, &str) -> FileReport) -> (Vec<FileReport>, Totals) {
+    let mut totals = Totals::default();
+    let mut reports = Vec::with_capacity(files.len());
+    for path in files {
+        let r = run(path, &display_name(path));
+        print!("{}", r.render());
+        totals.add(&r);
+        reports.push(r);
+    }
+    println!("{}", totals.summary());
+    (reports, totals)
 }
 
 /// Command-line options of `kwasm wast`.
 struct Options {
+    kernel: bool,
     knobs: Knobs,
     skips: SkipList,
     files: Vec<PathBuf>,
@@ -69,12 +86,25 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut knobs = Knobs::default();
     let mut skips = SkipList::default();
     let mut files = Vec::new();
+    let mut kernel = false;
+    let mut knobs_given = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| it.next().cloned().ok_or_else(|| format!("{a} needs {what}"));
         match a.as_str() {
-            "--tier" => knobs.set_text(&format!("tier={}", value("a tier name")?))?,
-            "--knob" => knobs.set_text(&value("NAME=VALUE")?)?,
+            "--loader" => match value("user or kernel")?.as_str() {
+                "kernel" => kernel = true,
+                "user" => kernel = false,
+                other => return Err(format!("--loader takes 'user' or 'kernel', not '{other}'")),
+            },
+            "--tier" => {
+                knobs.set_text(&format!("tier={}", value("a tier name")?))?;
+                knobs_given = true;
+            }
+            "--knob" => {
+                knobs.set_text(&value("NAME=VALUE")?)?;
+                knobs_given = true;
+            }
             "--skips" => skips = SkipList::load(Path::new(&value("a file")?))?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
@@ -84,10 +114,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     if files.is_empty() {
         return Err(USAGE.into());
     }
-    Ok(Options { knobs, skips, files })
+    if kernel && knobs_given {
+        return Err("--loader kernel: the kernel uses the knobs in /sys/kernel/kwasm/; --tier and --knob are for \
+                    user mode"
+            .into());
+    }
+    Ok(Options { kernel, knobs, skips, files })
 }
 
-/// `kwasm wast [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...`: prints
+/// `kwasm wast [--loader user|kernel] [--tier T] [--knob NAME=VALUE]... [--skips FILE]
+/// FILE.wast...`: prints
 /// `file: passed P failed F skipped S` per file (with its failures and skips) and a total; the
 /// exit status is 0 iff nothing failed.
 pub fn main(args: &[String]) -> ExitCode {
@@ -98,7 +134,11 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (_, totals) = run_and_print(&opts.files, &opts.knobs, &opts.skips);
+    let (_, totals) = if opts.kernel {
+        run_and_print_kernel(&opts.files, &opts.skips)
+    } else {
+        run_and_print(&opts.files, &opts.knobs, &opts.skips)
+    };
     if totals.failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -27,9 +27,9 @@ expect dev_open_root ok "$($H open /dev/kwasm)"
 expect dev_open_user EACCES "$($H as 1000 1000 open /dev/kwasm)"
 expect dev_open_nocap EPERM "$($H nocap open /dev/kwasm)"
 expect dev_ioctl_unknown ENOTTY "$($H ioctl /dev/kwasm 0x1234)"
-# KWASM_IOC_VERSION = _IOR(0xB9, 0, 16): ABI 1, one sysfs file per knob, FEATURE_RUN.
+# KWASM_IOC_VERSION = _IOR(0xB9, 0, 16): ABI 2, one sysfs file per knob, FEATURE_RUN|SESSION.
 nknobs=$(awk '$1 == "knob"' /tests/knobs.txt | wc -l)
-expect dev_ioctl_version "1 $nknobs 1" "$($H version /dev/kwasm)"
+expect dev_ioctl_version "2 $nknobs 3" "$($H version /dev/kwasm)"
 expect dev_ioctl_version_null EFAULT "$($H ioctl /dev/kwasm 0x8010B900 0)"
 expect dev_ioctl_version_badptr EFAULT "$($H ioctl /dev/kwasm 0x8010B900 0xffff800000000000)"
 expect dev_ioctl_wrong_size ENOTTY "$($H ioctl /dev/kwasm 0x8008B900 0)"
@@ -95,6 +95,12 @@ expect stat_open_files 0 "$($H read $SYS/stats/open_files)"
 # Every runtime allocation made by the knob parsing was freed again.
 expect heap_balanced 0 "$($H read $SYS/stats/heap_bytes)"
 
+# Back to the defaults (the loop above leaves each knob at a mid-range value), so that kernel
+# mode runs with the knobs the user-mode references were made with.
+while read -r kind name a b; do
+    [ "$kind" = knob ] && $H write $SYS/$name "$a" > /dev/null
+done < /tests/knobs.txt
+
 # ---- wasm in kernel mode ------------------------------------------------------------------------
 # Each compute workload (quick input) runs through /dev/kwasm (LOAD + RUN, the interpreter in the
 # calling task, stdout/stderr written by the kernel to our fds) and must print exactly what user
@@ -130,6 +136,25 @@ if [ -e /tests/cli-kernel-loader ]; then
 else
     echo "KWASM-NOTE cli kernel-loader checks skipped: cli/src/run.rs lacks the kernel_loader::intercept hook"
 fi
+# The spec suite in kernel mode: `kwasm wast --loader kernel` parses each script and drives a
+# /dev/kwasm session per file; every module is compiled and instantiated and every assertion's
+# call runs in the kernel. The per-file and total counts must equal user space's (interpreter,
+# same scripts, same skip list: /tests/spec-expect.txt) and nothing may fail.
+t0=$(date +%s)
+(cd /tests/testsuite && timeout 900 kwasm wast --loader kernel --skips /tests/spec-skips.txt $(cat /tests/spec-files.txt)) > /tmp/spec.out 2> /tmp/spec.err
+st=$?
+t1=$(date +%s)
+grep -v '^  ' /tmp/spec.out > /tmp/spec.summary
+total=$(tail -1 /tmp/spec.summary)
+echo "KWASM-NOTE spec suite in kernel mode: $total ($((t1 - t0)) s); user space: $(tail -1 /tests/spec-expect.txt)"
+if [ "$st" = 0 ] && cmp -s /tmp/spec.summary /tests/spec-expect.txt; then
+    pass spec_kernel "$total, every file's counts equal user space's, $((t1 - t0)) s"
+else
+    fail spec_kernel "status $st; $total; $(diff /tests/spec-expect.txt /tmp/spec.summary | grep '^[-+][^-+]' | head -4 | tr '\n' '|') $(grep '^  FAIL' /tmp/spec.out | head -3 | tr '\n' '|') $(head -c 200 /tmp/spec.err)"
+fi
+expect session_errors "compile-nosession=EINVAL session=ok session-again=EBUSY load-on-session=EBUSY run-on-session=EINVAL instantiate-nomodule=EINVAL invoke-noinstance=EINVAL session-badsize=EBUSY " "$($H sessionerr /dev/kwasm)"
+expect spec_instances_released 0 "$($H read $SYS/stats/instances_live)"
+
 r=$($HR run /tests/trap.wasm 2>&1 >/dev/null | grep -o 'outcome=[0-9]* exit=[0-9]* trap=[0-9]* func=[0-9-]*')
 expect kernel_trap "outcome=1 exit=0 trap=1 func=0" "$r"
 
@@ -160,6 +185,9 @@ expect run_null_result EFAULT "$($H ioctl /dev/kwasm 0xC050B902 0)"
 # Garbage ioctls: random commands, sizes, pointers, load structs and mutated modules.
 r=$($HR garbage 2000 20261130 /tests/wasm/nbody.wasm)
 case $r in "done 2000 "*) pass garbage_ioctls "$r" ;; *) fail garbage_ioctls "$r" ;; esac
+# Garbage sessions (ABI 2): 1000 sessions, ~5000 random session ioctls.
+r=$($HR sgarbage 1000 20261201 /tests/loop.wasm)
+case $r in "done 1000 "*) pass garbage_session_ioctls "$r" ;; *) fail garbage_session_ioctls "$r" ;; esac
 # The runtime's own stack: the deepest use by any ioctl so far (all workloads, the largest module
 # strfmt.wasm, 2000 garbage ioctls) must leave at least half of it unused.
 peak=$($H read $SYS/stats/stack_peak_bytes); size=$($H read $SYS/stats/stack_size_bytes)

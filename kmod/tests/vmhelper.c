@@ -18,6 +18,11 @@
  *                                      "killed ms=N" (time from kill to reaped) or what happened
  *   vmhelper garbage N SEED FILE.wasm  N garbage ioctls (random commands, sizes, pointers, load
  *                                      structs, mutated copies of FILE); prints "done N errno:count..."
+ *   vmhelper sgarbage N SEED FILE.wasm N garbage sessions (ABI 2): SESSION, then random COMPILE,
+ *                                      INSTANTIATE, REGISTER, INVOKE, GET (random fields, handles,
+ *                                      pointers, counts, mutated copies of FILE) and LOAD/RUN on a
+ *                                      session; prints "done N ioctls M errno:count..."
+ *   vmhelper sessionerr /dev/kwasm     misuse of the session ABI; prints the errno of each case
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -244,6 +249,178 @@ static int garbage(int n, uint64_t seed, const char *file)
 	return 0;
 }
 
+static void count_rc(int rc, int *ok, int *counts)
+{
+	if (rc == 0)
+		(*ok)++;
+	else if (errno < 200)
+		counts[errno]++;
+}
+
+/* Random values for session ioctls: mostly small handles, sometimes anything. */
+static uint32_t garbage_handle(void)
+{
+	return rnd() % 4 ? rnd() % 4 : (uint32_t)rnd();
+}
+
+static int session_garbage(int n, uint64_t seed, const char *file)
+{
+	int wfd = open(file, O_RDONLY);
+	struct stat st;
+	if (wfd < 0 || fstat(wfd, &st))
+		return report(-1);
+	size_t wlen = st.st_size;
+	unsigned char *orig = malloc(wlen), *wasm = malloc(wlen);
+	if (read(wfd, orig, wlen) != (ssize_t)wlen)
+		return report(-1);
+	static unsigned char buf[65536];
+	static struct kwasm_val vals[64];
+	static const char *names[] = { "_start", "", "nope", "memory" };
+	int counts[200] = { 0 }, ok = 0, calls = 0;
+	rng_state = seed | 1;
+	for (int i = 0; i < n; i++) {
+		int dev = open("/dev/kwasm", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return report(dev);
+		for (size_t k = 0; k < sizeof(buf); k += 8)
+			*(uint64_t *)(buf + k) = rnd();
+		struct kwasm_session ses = { .size = sizeof(ses), .flags = KWASM_SESSION_SPECTEST, .fuel = 100000 };
+		switch (rnd() % 8) {
+		case 0: memcpy(&ses, buf, sizeof(ses)); break;
+		case 1: ses.flags = rnd(); break;
+		case 2: ses.reserved[rnd() % 4] = 1; break;
+		default: break;
+		}
+		count_rc(ioctl(dev, KWASM_IOC_SESSION, &ses), &ok, counts);
+		calls++;
+		if (rnd() % 2) {
+			/* A real instance (handle 0) for the calls below to find. */
+			struct kwasm_compile c = { .size = sizeof(c), .wasm = (uintptr_t)orig, .wasm_len = wlen };
+			struct kwasm_instantiate a = { .size = sizeof(a) };
+			count_rc(ioctl(dev, KWASM_IOC_COMPILE, &c), &ok, counts);
+			count_rc(ioctl(dev, KWASM_IOC_INSTANTIATE, &a), &ok, counts);
+			calls += 2;
+		}
+		for (int k = rnd() % 8; k >= 0; k--, calls++) {
+			int rc;
+			const char *name = names[rnd() % 4];
+			switch (rnd() % 7) {
+			case 0: case 1: {
+				struct kwasm_compile c = { .size = sizeof(c), .wasm = (uintptr_t)wasm, .wasm_len = wlen };
+				memcpy(wasm, orig, wlen);
+				for (int m = rnd() % 3; m > 0; m--)
+					wasm[rnd() % wlen] = rnd();
+				c.outcome.msg = (uintptr_t)buf;
+				c.outcome.msg_cap = rnd() % 128;
+				switch (rnd() % 8) {
+				case 0: c.wasm = garbage_ptr(wasm); break;
+				case 1: c.wasm_len = rnd(); break;
+				case 2: c.outcome.msg = garbage_ptr(buf); break;
+				case 3: c.flags = rnd() % 4; break;
+				case 4: c.outcome.reserved = 1; break;
+				case 5: memcpy(&c, buf, sizeof(c)); break;
+				default: break;
+				}
+				rc = ioctl(dev, KWASM_IOC_COMPILE, &c);
+				break;
+			}
+			case 2: {
+				struct kwasm_instantiate a = { .size = sizeof(a), .module = garbage_handle() };
+				a.outcome.msg = rnd() % 2 ? (uintptr_t)buf : garbage_ptr(buf);
+				a.outcome.msg_cap = rnd() % 256;
+				rc = ioctl(dev, KWASM_IOC_INSTANTIATE, &a);
+				break;
+			}
+			case 3: {
+				struct kwasm_register r = { .size = sizeof(r), .instance = garbage_handle(),
+							    .name = (uintptr_t)name, .name_len = strlen(name) };
+				if (rnd() % 3 == 0) {
+					r.name = garbage_ptr(buf);
+					r.name_len = rnd() % 3 ? rnd() % 100 : rnd();
+				}
+				rc = ioctl(dev, KWASM_IOC_REGISTER, &r);
+				break;
+			}
+			case 4: case 5: {
+				struct kwasm_invoke v = { .size = sizeof(v), .instance = garbage_handle(),
+							  .name = (uintptr_t)name, .name_len = strlen(name),
+							  .args = (uintptr_t)vals, .results = (uintptr_t)vals,
+							  .results_cap = 64 };
+				v.outcome.msg = (uintptr_t)buf;
+				v.outcome.msg_cap = 64;
+				memcpy(vals, buf, sizeof(vals));
+				switch (rnd() % 8) {
+				case 0: v.nargs = rnd() % 3; break;
+				case 1: v.nargs = rnd(); break;
+				case 2: v.args = garbage_ptr(vals); v.nargs = 1 + rnd() % 8; break;
+				case 3: v.results = garbage_ptr(vals); break;
+				case 4: v.results_cap = rnd() % 2 ? 0 : rnd(); break;
+				case 5: v.name = garbage_ptr(buf); v.name_len = rnd() % 70000; break;
+				case 6: vals[0].ty = KWASM_VAL_I32; vals[0].flags = 0; vals[0].lo = rnd(); vals[0].hi = 0; v.nargs = 1; break;
+				default: break;
+				}
+				rc = ioctl(dev, KWASM_IOC_INVOKE, &v);
+				break;
+			}
+			default: {
+				struct kwasm_get g = { .size = sizeof(g), .instance = garbage_handle(), .what = rnd() % 3,
+						       .index = rnd() % 3 ? rnd() % 4 : rnd(),
+						       .name = (uintptr_t)name, .name_len = strlen(name) };
+				if (rnd() % 4 == 0)
+					g.name = garbage_ptr(buf);
+				rc = ioctl(dev, KWASM_IOC_GET, &g);
+				break;
+			}
+			}
+			count_rc(rc, &ok, counts);
+		}
+		/* The version-1 commands on a session file. */
+		if (rnd() % 4 == 0) {
+			struct kwasm_load l = { .size = sizeof(l), .wasm = (uintptr_t)orig, .wasm_len = wlen,
+						.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .listen_fd = -1,
+						.fuel = 100000 /* LOAD succeeds where SESSION failed */ };
+			struct kwasm_run_result r = { .size = sizeof(r) };
+			count_rc(ioctl(dev, KWASM_IOC_LOAD, &l), &ok, counts);
+			count_rc(ioctl(dev, KWASM_IOC_RUN, &r), &ok, counts);
+			calls += 2;
+		}
+		close(dev);
+	}
+	printf("done %d ioctls %d ok:%d", n, calls, ok);
+	for (int e = 0; e < 200; e++)
+		if (counts[e])
+			printf(" %s:%d", strerrorname_np(e) ? strerrorname_np(e) : "E?", counts[e]);
+	printf("\n");
+	return 0;
+}
+
+/* Misuse of the session ABI, one errno per case. */
+static int session_errors(void)
+{
+	int dev = open("/dev/kwasm", O_RDWR | O_CLOEXEC);
+	struct kwasm_compile c = { .size = sizeof(c) };
+	struct kwasm_session ses = { .size = sizeof(ses) };
+	struct kwasm_run_result r = { .size = sizeof(r) };
+	struct kwasm_load l = { .size = sizeof(l), .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .listen_fd = -1 };
+	struct kwasm_instantiate a = { .size = sizeof(a), .module = 0 };
+	struct kwasm_invoke v = { .size = sizeof(v), .instance = 0 };
+	const char *e;
+#define SHOW(what, call) do { e = (call) == 0 ? "ok" : strerrorname_np(errno); printf("%s=%s ", what, e); } while (0)
+	SHOW("compile-nosession", ioctl(dev, KWASM_IOC_COMPILE, &c));
+	SHOW("session", ioctl(dev, KWASM_IOC_SESSION, &ses));
+	SHOW("session-again", ioctl(dev, KWASM_IOC_SESSION, &ses));
+	SHOW("load-on-session", ioctl(dev, KWASM_IOC_LOAD, &l));
+	SHOW("run-on-session", ioctl(dev, KWASM_IOC_RUN, &r));
+	SHOW("instantiate-nomodule", ioctl(dev, KWASM_IOC_INSTANTIATE, &a));
+	SHOW("invoke-noinstance", ioctl(dev, KWASM_IOC_INVOKE, &v));
+	ses.size = 8;
+	SHOW("session-badsize", ioctl(dev, KWASM_IOC_SESSION, &ses));
+#undef SHOW
+	printf("\n");
+	close(dev);
+	return 0;
+}
+
 static int probe(int argc, char **argv)
 {
 	if (argc < 2)
@@ -311,6 +488,10 @@ static int probe(int argc, char **argv)
 		return killtime(argv[1], atoi(argv[2]));
 	if (!strcmp(cmd, "garbage") && argc == 4)
 		return garbage(atoi(argv[1]), strtoull(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "sgarbage") && argc == 4)
+		return session_garbage(atoi(argv[1]), strtoull(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "sessionerr") && argc == 2)
+		return session_errors();
 	if (!strcmp(cmd, "run") && argc >= 2)
 		return run_wasm(argc - 1, argv + 1);
 	if (!strcmp(cmd, "as") && argc >= 4) {

@@ -1,4 +1,11 @@
-//! The `/dev/kwasm` ioctl ABI (version 1), the Rust side of `kmod/include/uapi/kwasm.h`.
+//! The `/dev/kwasm` ioctl ABI (version 2), the Rust side of `kmod/include/uapi/kwasm.h`.
+//!
+//! Version 1: VERSION, LOAD, RUN, RELEASE (a WASI command per open file). Version 2 adds, without
+//! changing any version-1 struct or number, a *session* per open file: a store with the
+//! `spectest` host module in which modules are compiled, instantiated, registered under import
+//! names, their exports invoked with typed arguments and their globals read (SESSION, COMPILE,
+//! INSTANTIATE, REGISTER, INVOKE, GET; `FEATURE_SESSION`). `kwasm wast --loader kernel` drives
+//! the spec suite through it.
 //!
 //! Used by the kwasm CLI (`kwasm run --loader kernel`) and by the kernel module. The C header is
 //! the other definition; `cargo xtask kmod` compiles static assertions generated from these types
@@ -8,7 +15,7 @@
 use core::mem::size_of;
 
 /// ABI version spoken by this runtime.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// ioctl "type" byte (unassigned in the kernel's ioctl-number list).
 pub const IOC_MAGIC: u32 = 0xB9;
 
@@ -29,8 +36,60 @@ pub const IOC_RUN: u32 = ioc(IOC_READ | IOC_WRITE, 2, size_of::<RunResult>());
 /// `KWASM_IOC_RELEASE`: drops the loaded instance.
 pub const IOC_RELEASE: u32 = ioc(IOC_NONE, 3, 0);
 
+/// `KWASM_IOC_SESSION`: reads a [`Session`]; turns the open file into a session (ABI 2).
+pub const IOC_SESSION: u32 = ioc(IOC_WRITE, 4, size_of::<Session>());
+/// `KWASM_IOC_COMPILE`: reads and fills a [`Compile`] (ABI 2).
+pub const IOC_COMPILE: u32 = ioc(IOC_READ | IOC_WRITE, 5, size_of::<Compile>());
+/// `KWASM_IOC_INSTANTIATE`: reads and fills an [`Instantiate`] (ABI 2).
+pub const IOC_INSTANTIATE: u32 = ioc(IOC_READ | IOC_WRITE, 6, size_of::<Instantiate>());
+/// `KWASM_IOC_REGISTER`: reads a [`Register`] (ABI 2).
+pub const IOC_REGISTER: u32 = ioc(IOC_WRITE, 7, size_of::<Register>());
+/// `KWASM_IOC_INVOKE`: reads and fills an [`Invoke`] (ABI 2).
+pub const IOC_INVOKE: u32 = ioc(IOC_READ | IOC_WRITE, 8, size_of::<Invoke>());
+/// `KWASM_IOC_GET`: reads and fills a [`Get`] (ABI 2).
+pub const IOC_GET: u32 = ioc(IOC_READ | IOC_WRITE, 9, size_of::<Get>());
+
 /// `KWASM_FEATURE_RUN`: LOAD/RUN/RELEASE are implemented by the module.
 pub const FEATURE_RUN: u64 = 1 << 0;
+/// `KWASM_FEATURE_SESSION`: SESSION/COMPILE/INSTANTIATE/REGISTER/INVOKE/GET are implemented.
+pub const FEATURE_SESSION: u64 = 1 << 1;
+
+/// `KWASM_SESSION_SPECTEST`: define the reference interpreter's `spectest` module for imports.
+pub const SESSION_SPECTEST: u64 = 1 << 0;
+/// `KWASM_COMPILE_VALIDATE_ONLY`: decode and validate, keep nothing (`module` is not set).
+pub const COMPILE_VALIDATE_ONLY: u64 = 1 << 0;
+/// `KWASM_GET_GLOBAL`: the value of the global exported as `name`.
+pub const GET_GLOBAL: u32 = 0;
+/// `KWASM_GET_FUNC`: a funcref to function `index` of the instance (its store address).
+pub const GET_FUNC: u32 = 1;
+
+/// `KWASM_STATUS_OK`: the operation succeeded.
+pub const STATUS_OK: u32 = 0;
+/// `KWASM_STATUS_INVALID`: the module is malformed or does not validate.
+pub const STATUS_INVALID: u32 = 1;
+/// `KWASM_STATUS_UNLINKABLE`: an import could not be satisfied.
+pub const STATUS_UNLINKABLE: u32 = 2;
+/// `KWASM_STATUS_TRAP`: a trap (in the call, or in instantiation); `trap_*` say which.
+pub const STATUS_TRAP: u32 = 3;
+/// `KWASM_STATUS_ERROR`: another failure (unsupported feature, resource limit).
+pub const STATUS_ERROR: u32 = 4;
+
+/// Value type codes of [`Val`] (the wasm binary encoding's type bytes).
+pub const VAL_I32: u32 = 0x7f;
+/// i64.
+pub const VAL_I64: u32 = 0x7e;
+/// f32 (bits in `lo`).
+pub const VAL_F32: u32 = 0x7d;
+/// f64 (bits in `lo`).
+pub const VAL_F64: u32 = 0x7c;
+/// v128 (low half in `lo`, high half in `hi`).
+pub const VAL_V128: u32 = 0x7b;
+/// funcref (store address in `lo`, or `VAL_NULL`).
+pub const VAL_FUNCREF: u32 = 0x70;
+/// externref (host value in `lo`, or `VAL_NULL`).
+pub const VAL_EXTERNREF: u32 = 0x6f;
+/// `flags` bit of a reference [`Val`]: the null reference.
+pub const VAL_NULL: u32 = 1;
 
 /// `struct kwasm_version`.
 #[repr(C)]
@@ -102,6 +161,209 @@ pub struct RunResult {
     pub run_ns: u64,
     /// Zero.
     pub reserved: [u64; 4],
+}
+
+/// `struct kwasm_session` (SESSION).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    /// `size_of::<Session>()`.
+    pub size: u64,
+    /// `SESSION_*` bits.
+    pub flags: u64,
+    /// 0: the `max_memory_pages` knob (else the smaller of the two).
+    pub max_memory_pages: u64,
+    /// 0: the `fuel` knob; else the fuel for the whole session.
+    pub fuel: u64,
+    /// Must be 0.
+    pub reserved: [u64; 4],
+}
+
+/// `struct kwasm_outcome`: how COMPILE, INSTANTIATE or INVOKE ended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// `STATUS_*`.
+    pub status: u32,
+    /// Trap kind number ([`trap_number`]) for `STATUS_TRAP`.
+    pub trap_kind: u32,
+    /// Function index of the trap, or `u32::MAX`.
+    pub trap_func: u32,
+    /// Must be 0.
+    pub reserved: u32,
+    /// Code offset of the trap, or `u64::MAX`.
+    pub trap_offset: u64,
+    /// User pointer to a buffer for the error message (UTF-8, not NUL-terminated), or 0.
+    pub msg: u64,
+    /// Its capacity in bytes.
+    pub msg_cap: u64,
+    /// Set: bytes of the message written (cut at `msg_cap`).
+    pub msg_len: u64,
+}
+
+/// `struct kwasm_val`: a typed wasm value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Val {
+    /// `VAL_*` type code.
+    pub ty: u32,
+    /// `VAL_NULL` for a null reference, else 0.
+    pub flags: u32,
+    /// The value's bits (low half of a v128).
+    pub lo: u64,
+    /// High half of a v128, else 0.
+    pub hi: u64,
+}
+
+/// `struct kwasm_compile` (COMPILE).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compile {
+    /// `size_of::<Compile>()`.
+    pub size: u64,
+    /// User pointer to the module bytes.
+    pub wasm: u64,
+    /// Their length.
+    pub wasm_len: u64,
+    /// `COMPILE_*` bits.
+    pub flags: u64,
+    /// Set: the module's handle in the session (`STATUS_OK`, not `COMPILE_VALIDATE_ONLY`).
+    pub module: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Set: `STATUS_OK` or `STATUS_INVALID`/`STATUS_ERROR` with a message.
+    pub outcome: Outcome,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct kwasm_instantiate` (INSTANTIATE).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Instantiate {
+    /// `size_of::<Instantiate>()`.
+    pub size: u64,
+    /// A module handle from COMPILE.
+    pub module: u32,
+    /// Set: the instance's id (`STATUS_OK`).
+    pub instance: u32,
+    /// Set: `STATUS_OK`, `STATUS_UNLINKABLE`, `STATUS_TRAP` or `STATUS_ERROR`.
+    pub outcome: Outcome,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct kwasm_register` (REGISTER): makes an instance's exports importable as `name`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Register {
+    /// `size_of::<Register>()`.
+    pub size: u64,
+    /// An instance id from INSTANTIATE.
+    pub instance: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// User pointer to the import module name (UTF-8).
+    pub name: u64,
+    /// Its length.
+    pub name_len: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct kwasm_invoke` (INVOKE): calls an exported function.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Invoke {
+    /// `size_of::<Invoke>()`.
+    pub size: u64,
+    /// An instance id from INSTANTIATE.
+    pub instance: u32,
+    /// Number of arguments at `args`.
+    pub nargs: u32,
+    /// User pointer to the export name (UTF-8).
+    pub name: u64,
+    /// Its length.
+    pub name_len: u64,
+    /// User pointer to `nargs` [`Val`]s.
+    pub args: u64,
+    /// User pointer to room for `results_cap` [`Val`]s.
+    pub results: u64,
+    /// Capacity of `results`.
+    pub results_cap: u32,
+    /// Set: number of results written (`STATUS_OK`).
+    pub nresults: u32,
+    /// Set: fuel consumed by the call.
+    pub fuel_used: u64,
+    /// Set: `STATUS_OK` or `STATUS_TRAP`.
+    pub outcome: Outcome,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct kwasm_get` (GET): reads an exported global, or names a function of an instance.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Get {
+    /// `size_of::<Get>()`.
+    pub size: u64,
+    /// An instance id from INSTANTIATE.
+    pub instance: u32,
+    /// `GET_GLOBAL` or `GET_FUNC`.
+    pub what: u32,
+    /// `GET_FUNC`: the function index in the instance.
+    pub index: u64,
+    /// `GET_GLOBAL`: user pointer to the export name (UTF-8).
+    pub name: u64,
+    /// Its length.
+    pub name_len: u64,
+    /// Set: the value.
+    pub value: Val,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// Encodes a runtime value.
+pub fn val_to_abi(v: &crate::Val) -> Val {
+    use crate::Val as V;
+    let (ty, flags, lo, hi) = match *v {
+        V::I32(x) => (VAL_I32, 0, u64::from(x as u32), 0),
+        V::I64(x) => (VAL_I64, 0, x as u64, 0),
+        V::F32(b) => (VAL_F32, 0, u64::from(b), 0),
+        V::F64(b) => (VAL_F64, 0, b, 0),
+        V::V128(x) => (VAL_V128, 0, x as u64, (x >> 64) as u64),
+        V::FuncRef(None) => (VAL_FUNCREF, VAL_NULL, 0, 0),
+        V::FuncRef(Some(a)) => (VAL_FUNCREF, 0, u64::from(a), 0),
+        V::ExternRef(None) => (VAL_EXTERNREF, VAL_NULL, 0, 0),
+        V::ExternRef(Some(n)) => (VAL_EXTERNREF, 0, u64::from(n), 0),
+    };
+    Val { ty, flags, lo, hi }
+}
+
+/// Decodes a value; `None` for an unknown type, unknown flags or bits outside the type's range.
+pub fn val_from_abi(v: &Val) -> Option<crate::Val> {
+    use crate::Val as V;
+    let null = match v.flags {
+        0 => false,
+        VAL_NULL if matches!(v.ty, VAL_FUNCREF | VAL_EXTERNREF) => true,
+        _ => return None,
+    };
+    if v.hi != 0 && v.ty != VAL_V128 {
+        return None;
+    }
+    let small = |x: u64| u32::try_from(x).ok();
+    Some(match v.ty {
+        VAL_I32 => V::I32(small(v.lo)? as i32),
+        VAL_I64 => V::I64(v.lo as i64),
+        VAL_F32 => V::F32(small(v.lo)?),
+        VAL_F64 => V::F64(v.lo),
+        VAL_V128 => V::V128(u128::from(v.lo) | (u128::from(v.hi) << 64)),
+        VAL_FUNCREF if null => V::FuncRef(None),
+        VAL_FUNCREF => V::FuncRef(Some(small(v.lo)?)),
+        VAL_EXTERNREF if null => V::ExternRef(None),
+        VAL_EXTERNREF => V::ExternRef(Some(small(v.lo)?)),
+        _ => return None,
+    })
 }
 
 /// The program called `proc_exit` (or `_start` returned: code 0).
@@ -194,6 +456,46 @@ pub fn layout_facts() -> alloc::vec::Vec<(alloc::string::String, u64)> {
         "kwasm_run_result",
         [size, outcome, exit_code, trap_kind, trap_func, trap_offset, fuel_used, run_ns, reserved]
     );
+    facts!(Session, "kwasm_session", [size, flags, max_memory_pages, fuel, reserved]);
+    facts!(Outcome, "kwasm_outcome", [status, trap_kind, trap_func, reserved, trap_offset, msg, msg_cap, msg_len]);
+    facts!(Val, "kwasm_val", [ty, flags, lo, hi]);
+    facts!(Compile, "kwasm_compile", [size, wasm, wasm_len, flags, module, reserved0, outcome, reserved]);
+    facts!(Instantiate, "kwasm_instantiate", [size, module, instance, outcome, reserved]);
+    facts!(Register, "kwasm_register", [size, instance, reserved0, name, name_len, reserved]);
+    facts!(
+        Invoke,
+        "kwasm_invoke",
+        [size, instance, nargs, name, name_len, args, results, results_cap, nresults, fuel_used, outcome, reserved]
+    );
+    facts!(Get, "kwasm_get", [size, instance, what, index, name, name_len, value, reserved]);
+    for (name, value) in [
+        ("KWASM_IOC_SESSION", IOC_SESSION),
+        ("KWASM_IOC_COMPILE", IOC_COMPILE),
+        ("KWASM_IOC_INSTANTIATE", IOC_INSTANTIATE),
+        ("KWASM_IOC_REGISTER", IOC_REGISTER),
+        ("KWASM_IOC_INVOKE", IOC_INVOKE),
+        ("KWASM_IOC_GET", IOC_GET),
+        ("KWASM_GET_GLOBAL", GET_GLOBAL),
+        ("KWASM_GET_FUNC", GET_FUNC),
+        ("KWASM_STATUS_OK", STATUS_OK),
+        ("KWASM_STATUS_INVALID", STATUS_INVALID),
+        ("KWASM_STATUS_UNLINKABLE", STATUS_UNLINKABLE),
+        ("KWASM_STATUS_TRAP", STATUS_TRAP),
+        ("KWASM_STATUS_ERROR", STATUS_ERROR),
+        ("KWASM_VAL_I32", VAL_I32),
+        ("KWASM_VAL_I64", VAL_I64),
+        ("KWASM_VAL_F32", VAL_F32),
+        ("KWASM_VAL_F64", VAL_F64),
+        ("KWASM_VAL_V128", VAL_V128),
+        ("KWASM_VAL_FUNCREF", VAL_FUNCREF),
+        ("KWASM_VAL_EXTERNREF", VAL_EXTERNREF),
+        ("KWASM_VAL_NULL", VAL_NULL),
+    ] {
+        v.push((name.into(), u64::from(value)));
+    }
+    v.push(("KWASM_FEATURE_SESSION".into(), FEATURE_SESSION));
+    v.push(("KWASM_SESSION_SPECTEST".into(), SESSION_SPECTEST));
+    v.push(("KWASM_COMPILE_VALIDATE_ONLY".into(), COMPILE_VALIDATE_ONLY));
     v.push(("KWASM_ABI_VERSION".into(), u64::from(ABI_VERSION)));
     v.push(("KWASM_IOC_MAGIC".into(), u64::from(IOC_MAGIC)));
     v.push(("KWASM_IOC_VERSION".into(), u64::from(IOC_VERSION)));

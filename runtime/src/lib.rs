@@ -18,6 +18,7 @@ pub mod kabi;
 pub mod knobs;
 pub mod module;
 pub mod platform;
+pub mod spectest;
 pub mod store;
 pub mod tier;
 pub mod trap;

@@ -24,6 +24,7 @@ const GLUE_SYMBOLS: &[&str] = &[
     "kwasm_kfree",
     "kwasm_rt_abort",
     "kwasm_copy_from_user",
+    "kwasm_copy_to_user",
     "kwasm_fget",
     "kwasm_fput",
     "kwasm_kwrite",

@@ -26,7 +26,7 @@ const BUSYBOX: &str = "/bin/busybox";
 /// Boot until `/init` says hello.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The whole test suite (each probe inside also has its own 20 s `timeout`).
-const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
+const SUITE_TIMEOUT: Duration = Duration::from_secs(1500);
 
 /// The cargo target directory (`$CARGO_TARGET_DIR` or `<repo>/target`).
 fn target_root() -> PathBuf {
@@ -326,6 +326,73 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     Ok(files)
 }
 
+/// The WebAssembly testsuite: `$KWASM_TESTSUITE`, else `../shared/testsuite` beside the repo.
+fn testsuite_dir() -> PathBuf {
+    match std::env::var_os("KWASM_TESTSUITE") {
+        Some(d) => PathBuf::from(d),
+        None => kernel::repo_root().join("../shared/testsuite"),
+    }
+}
+
+/// The spec scripts `cli/tests/spec.rs` runs (every non-SIMD `.wast` at the top of the testsuite,
+/// plus the tail-call and extended-const proposals), relative to the testsuite, sorted.
+fn spec_scripts(suite: &Path) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (sub, all) in [("", false), ("proposals/tail-call", true), ("proposals/extended-const", true)] {
+        let dir = suite.join(sub);
+        let rd =
+            fs::read_dir(&dir).map_err(|e| format!("spec testsuite: {}: {e} (set KWASM_TESTSUITE)", dir.display()))?;
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| n.ends_with(".wast") && (all || !n.starts_with("simd_")))
+            .collect();
+        names.sort();
+        out.extend(names.into_iter().map(|n| if sub.is_empty() { n } else { format!("{sub}/{n}") }));
+    }
+    if out.is_empty() {
+        return Err(format!("no .wast files in {}", suite.display()));
+    }
+    Ok(out)
+}
+
+/// The spec suite for kernel mode: the scripts under `/tests/testsuite/` (so that report names
+/// and the skip list match user space), `/tests/spec-files.txt`, `/tests/spec-skips.txt`, and
+/// `/tests/spec-expect.txt`: the per-file and total summary lines of the same scripts run in user
+/// space with the interpreter (`kwasm wast`), which kernel mode must reproduce exactly.
+fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = kernel::repo_root();
+    let suite = testsuite_dir();
+    let scripts = spec_scripts(&suite)?;
+    let kwasm = target_root().join("release/kwasm");
+    let skips = root.join("tests/spec-skips.txt");
+    let t = Instant::now();
+    let out = Command::new(&kwasm)
+        .args(["wast", "--tier", "interp", "--skips"])
+        .arg(&skips)
+        .args(scripts.iter().map(|s| suite.join(s)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", kwasm.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
+    let total = summary.last().copied().unwrap_or("");
+    if !out.status.success() || !total.starts_with("total (") {
+        return Err(format!("spec suite in user space failed ({}): {total}", out.status));
+    }
+    p.say(format!("spec: user space {total} ({})", fmt_dur(t.elapsed())));
+    let expect = dir.join("spec-expect.txt");
+    fs::write(&expect, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
+    let list = dir.join("spec-files.txt");
+    fs::write(&list, scripts.join("\n") + "\n").map_err(|e| e.to_string())?;
+    let mut files = vec![
+        (expect, "/tests/spec-expect.txt".to_string()),
+        (list, "/tests/spec-files.txt".to_string()),
+        (skips, "/tests/spec-skips.txt".to_string()),
+    ];
+    files.extend(scripts.iter().map(|s| (suite.join(s), format!("/tests/testsuite/{s}"))));
+    Ok(files)
+}
+
 /// `cargo xtask vm-test`.
 pub fn vm_test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
@@ -361,6 +428,7 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
     fs::write(&trap_wasm, TRAP_WASM).map_err(|e| e.to_string())?;
     files.push((trap_wasm, "/tests/trap.wasm".to_string()));
     files.extend(workload_files(&p, &dir)?);
+    files.extend(spec_files(&p, &dir)?);
     // The kwasm CLI (user-mode reference and `--loader kernel`), with its shared libraries.
     files.push((target_root().join("release/kwasm"), "/bin/kwasm".to_string()));
     let run_rs = fs::read_to_string(root.join("cli/src/run.rs")).unwrap_or_default();

@@ -1,17 +1,17 @@
-//! Executes the directives of one `.wast` script against a fresh [`Store`].
+//! Executes the directives of one `.wast` script against a [`Backend`] (a fresh store).
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
 
-use kwasm_runtime::{Error, Extern, InstanceId, Knobs, Linker, Module, Store, Trap, TrapKind, Val};
+use kwasm_runtime::{Knobs, Trap, TrapKind, Val};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, QuoteWatTest, Wast, WastDirective, WastExecute, WastInvoke, Wat};
 
+use super::backend::{Backend, LoadError, UserBackend};
 use super::report::FileReport;
 use super::skips::SkipList;
-use super::{spectest, values};
+use super::values;
 
 /// What running an `invoke`, `get` or module in an assertion produced.
 enum Outcome {
@@ -24,10 +24,24 @@ enum Outcome {
 /// Result of one directive: `Err` carries the one-line reason it failed.
 type Step = Result<(), String>;
 
-/// Runs the script file at `path`, reported and matched against `skips` under `name`.
+/// Runs the script file at `path` in this process, reported and matched against `skips` under
+/// `name`.
 pub fn run_file(path: &Path, name: &str, knobs: &Knobs, skips: &SkipList) -> FileReport {
+    run_file_with(path, name, skips, || {
+        UserBackend::new(knobs).map_err(|e| format!("cannot set up the spectest module: {e}"))
+    })
+}
+
+/// Runs the script file at `path` on the backend `make` creates (called once, after the script
+/// parsed).
+pub fn run_file_with<B: Backend>(
+    path: &Path,
+    name: &str,
+    skips: &SkipList,
+    make: impl FnOnce() -> Result<B, String>,
+) -> FileReport {
     match std::fs::read_to_string(path) {
-        Ok(text) => run_text(&text, name, knobs, skips),
+        Ok(text) => run_text_with(&text, name, skips, make),
         Err(e) => {
             let mut report = FileReport::new(name);
             report.fail((0, 0), &format!("cannot read {}: {e}", path.display()));
@@ -36,14 +50,26 @@ pub fn run_file(path: &Path, name: &str, knobs: &Knobs, skips: &SkipList) -> Fil
     }
 }
 
-/// Runs script text. Never panics: a panic in the runtime or a tier is caught, counted as a
-/// failure of the directive that was running, and ends this script (the store may be left
-/// half-updated, so nothing after it could be trusted). This needs unwinding: under
-/// `panic = "abort"` (the release profile) a panic still ends the process.
+/// Runs script text in this process (see [`run_text_with`]).
 pub fn run_text(text: &str, name: &str, knobs: &Knobs, skips: &SkipList) -> FileReport {
+    run_text_with(text, name, skips, || {
+        UserBackend::new(knobs).map_err(|e| format!("cannot set up the spectest module: {e}"))
+    })
+}
+
+/// Runs script text on the backend `make` creates. Never panics: a panic in the runtime or a
+/// tier is caught, counted as a failure of the directive that was running, and ends this script
+/// (the store may be left half-updated, so nothing after it could be trusted). This needs
+/// unwinding: under `panic = "abort"` (the release profile) a panic still ends the process.
+pub fn run_text_with<B: Backend>(
+    text: &str,
+    name: &str,
+    skips: &SkipList,
+    make: impl FnOnce() -> Result<B, String>,
+) -> FileReport {
     let mut report = FileReport::new(name);
     let mut at = (1, 1);
-    let result = catch_unwind(AssertUnwindSafe(|| run_script(text, name, knobs, skips, &mut report, &mut at)));
+    let result = catch_unwind(AssertUnwindSafe(|| run_script(text, name, skips, make, &mut report, &mut at)));
     if let Err(payload) = result {
         let msg = payload
             .downcast_ref::<&str>()
@@ -61,11 +87,11 @@ fn linecol(text: &str, offset: usize) -> (usize, usize) {
     (l + 1, c + 1)
 }
 
-fn run_script(
+fn run_script<B: Backend>(
     text: &str,
     name: &str,
-    knobs: &Knobs,
     skips: &SkipList,
+    make: impl FnOnce() -> Result<B, String>,
     report: &mut FileReport,
     at: &mut (usize, usize),
 ) {
@@ -85,9 +111,9 @@ fn run_script(
             return report.fail(linecol(text, e.span().offset()), &format!("script does not parse: {}", e.message()))
         }
     };
-    let mut state = match Script::new(knobs) {
-        Ok(s) => s,
-        Err(e) => return report.fail((1, 1), &format!("cannot set up the spectest module: {e}")),
+    let mut state = match make() {
+        Ok(b) => Script::new(b),
+        Err(e) => return report.fail((1, 1), &e),
     };
     for directive in script.directives {
         *at = linecol(text, directive.span().offset());
@@ -102,37 +128,24 @@ fn run_script(
     }
 }
 
-/// The state a script builds up: one store, the registered names, the named modules.
-struct Script {
-    store: Store,
-    /// Imports by (registered name, field), starting with `spectest`.
-    linker: Linker,
+/// The state a script builds up: the backend's store, the named instances and definitions.
+struct Script<B: Backend> {
+    backend: B,
     /// Instances named `$id` in the script.
-    instances: HashMap<String, InstanceId>,
+    instances: HashMap<String, u32>,
     /// The most recently instantiated module, the target of unnamed `invoke`/`get`/`register`.
     /// `None` after a failed `module` directive, so that later directives fail visibly rather
     /// than run against an older module.
-    current: Option<InstanceId>,
+    current: Option<u32>,
     /// Module definitions (`module definition`) by `$id`.
-    definitions: HashMap<String, Arc<Module>>,
+    definitions: HashMap<String, B::Module>,
     /// The most recent module definition.
-    last_definition: Option<Arc<Module>>,
+    last_definition: Option<B::Module>,
 }
 
-impl Script {
-    fn new(knobs: &Knobs) -> Result<Script, Error> {
-        let tier = crate::make_tier(knobs);
-        let mut store = Store::new(tier, knobs.clone(), Box::new(crate::platform::StdPlatform::new()));
-        let mut linker = Linker::new();
-        spectest::define(&mut store, &mut linker)?;
-        Ok(Script {
-            store,
-            linker,
-            instances: HashMap::new(),
-            current: None,
-            definitions: HashMap::new(),
-            last_definition: None,
-        })
+impl<B: Backend> Script<B> {
+    fn new(backend: B) -> Script<B> {
+        Script { backend, instances: HashMap::new(), current: None, definitions: HashMap::new(), last_definition: None }
     }
 
     fn run(&mut self, d: WastDirective<'_>) -> Step {
@@ -144,8 +157,7 @@ impl Script {
             }
             WastDirective::Register { name, module, .. } => {
                 let id = self.instance(module.map(|m| m.name()))?;
-                self.linker.define_instance(&self.store, name, id);
-                Ok(())
+                self.backend.register(name, id)
             }
             WastDirective::Invoke(call) => match self.invoke(&call)? {
                 Outcome::Values(_) => Ok(()),
@@ -161,8 +173,8 @@ impl Script {
                 expect_trap(outcome, message)
             }
             WastDirective::AssertUnlinkable { mut module, .. } => self.assert_unlinkable(&mut module),
-            WastDirective::AssertInvalid { mut module, message, .. } => assert_invalid(&mut module, message),
-            WastDirective::AssertMalformed { mut module, .. } => assert_malformed(&mut module),
+            WastDirective::AssertInvalid { mut module, message, .. } => self.assert_invalid(&mut module, message),
+            WastDirective::AssertMalformed { mut module, .. } => self.assert_malformed(&mut module),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => {
                 Err("thread/wait: the threads proposal is not supported".into())
             }
@@ -185,8 +197,8 @@ impl Script {
         if let Some(name) = &name {
             self.instances.remove(name);
         }
-        let module = compile_quote(m)?;
-        let id = self.instantiate(module.clone()).map_err(|e| format!("instantiation failed: {e}"))?;
+        let module = self.compile(&encode_quote(m)?)?;
+        let id = self.backend.instantiate(&module).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(name) = name {
             self.instances.insert(name.clone(), id);
             self.definitions.insert(name, module.clone());
@@ -203,7 +215,7 @@ impl Script {
         if let Some(name) = &name {
             self.definitions.remove(name);
         }
-        let module = compile_quote(m)?;
+        let module = self.compile(&encode_quote(m)?)?;
         if let Some(name) = name {
             self.definitions.insert(name, module.clone());
         }
@@ -221,7 +233,7 @@ impl Script {
             Some(m) => self.definitions.get(m).cloned().ok_or_else(|| format!("no module definition ${m}"))?,
             None => self.last_definition.clone().ok_or("no module definition")?,
         };
-        let id = self.instantiate(def).map_err(|e| format!("instantiation failed: {e}"))?;
+        let id = self.backend.instantiate(&def).map_err(|e| format!("instantiation failed: {e}"))?;
         if let Some(i) = instance {
             self.instances.insert(i.to_string(), id);
         }
@@ -229,12 +241,13 @@ impl Script {
         Ok(())
     }
 
-    fn instantiate(&mut self, module: Arc<Module>) -> Result<InstanceId, Error> {
-        self.linker.instantiate(&mut self.store, module)
+    /// Decodes and validates a module the script needs.
+    fn compile(&mut self, bytes: &[u8]) -> Result<B::Module, String> {
+        self.backend.compile(bytes).map_err(|e| format!("module rejected: {e}"))
     }
 
     /// The instance named `name`, or the current one.
-    fn instance(&self, name: Option<&str>) -> Result<InstanceId, String> {
+    fn instance(&self, name: Option<&str>) -> Result<u32, String> {
         match name {
             Some(n) => self.instances.get(n).copied().ok_or_else(|| format!("no instance named ${n}")),
             None => self.current.ok_or_else(|| "no current instance (the last module failed)".into()),
@@ -243,11 +256,8 @@ impl Script {
 
     fn invoke(&mut self, call: &WastInvoke<'_>) -> Result<Outcome, String> {
         let id = self.instance(call.module.map(|m| m.name()))?;
-        let Some(Extern::Func(f)) = self.store.export(id, call.name) else {
-            return Err(format!("no exported function \"{}\"", call.name));
-        };
         let args = call.args.iter().map(values::arg).collect::<Result<Vec<_>, _>>()?;
-        Ok(match self.store.call(f, &args) {
+        Ok(match self.backend.invoke(id, call.name, &args)? {
             Ok(vals) => Outcome::Values(vals),
             Err(t) => Outcome::Trapped(t),
         })
@@ -259,17 +269,14 @@ impl Script {
             WastExecute::Invoke(call) => self.invoke(call),
             WastExecute::Get { module, global, .. } => {
                 let id = self.instance(module.map(|m| m.name()))?;
-                match self.store.export(id, global) {
-                    Some(Extern::Global(g)) => Ok(Outcome::Values(vec![self.store.global_value(g)])),
-                    _ => Err(format!("no exported global \"{global}\"")),
-                }
+                Ok(Outcome::Values(vec![self.backend.global(id, global)?]))
             }
             WastExecute::Wat(wat) => {
-                let module = compile_wat(wat)?;
+                let module = self.compile(&encode_wat(wat)?)?;
                 // As in the reference interpreter, the instance is neither named nor made current.
-                match self.instantiate(module) {
+                match self.backend.instantiate(&module) {
                     Ok(_) => Ok(Outcome::Values(Vec::new())),
-                    Err(Error::Trap(t)) => Ok(Outcome::Trapped(t)),
+                    Err(LoadError::Trap(t)) => Ok(Outcome::Trapped(t)),
                     Err(e) => Err(format!("instantiation failed: {e}")),
                 }
             }
@@ -289,8 +296,8 @@ impl Script {
             return Err(format!("got {} results, expected {}", actual.len(), expected.len()));
         }
         // `ref.func N` patterns name function N of the instance that was called.
-        let store = &self.store;
-        let func_addr = |n: u32| target.and_then(|id| store.instance(id).funcs.get(n as usize).copied());
+        let backend = &self.backend;
+        let func_addr = |n: u32| target.and_then(|id| backend.func_addr(id, n));
         for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
             values::check(e, a, &func_addr).map_err(|m| format!("result {i}: {m}"))?;
         }
@@ -298,11 +305,40 @@ impl Script {
     }
 
     fn assert_unlinkable(&mut self, wat: &mut Wat<'_>) -> Step {
-        let module = compile_wat(wat)?;
-        match self.instantiate(module) {
+        let module = self.compile(&encode_wat(wat)?)?;
+        match self.backend.instantiate(&module) {
             Ok(_) => Err("module linked, expected it to be unlinkable".into()),
-            Err(Error::Unlinkable(_)) => Ok(()),
+            Err(LoadError::Unlinkable(_)) => Ok(()),
             Err(e) => Err(format!("expected a link error, got: {e}")),
+        }
+    }
+
+    /// `assert_invalid`: the module must encode, and then fail validation.
+    fn assert_invalid(&mut self, m: &mut QuoteWat<'_>, message: &str) -> Step {
+        let bytes =
+            m.encode().map_err(|e| format!("text does not encode ({}), so validation was not tested", e.message()))?;
+        match self.backend.validate(&bytes) {
+            Ok(()) => Err(format!("module validated, expected invalid: \"{message}\"")),
+            Err(LoadError::Invalid(_)) => Ok(()),
+            Err(e) => Err(format!("expected a validation error, got: {e}")),
+        }
+    }
+
+    /// `assert_malformed`: the text must not parse, or the binary must not decode.
+    fn assert_malformed(&mut self, m: &mut QuoteWat<'_>) -> Step {
+        let bytes = match m.to_test() {
+            // A text-level error (wast's parser) is exactly what a malformed quoted module tests.
+            Ok(QuoteWatTest::Text(text)) => match encode_text(&text) {
+                Some(b) => b,
+                None => return Ok(()),
+            },
+            Ok(QuoteWatTest::Binary(b)) => b,
+            Err(_) => return Ok(()),
+        };
+        match self.backend.validate(&bytes) {
+            Ok(()) => Err("module decoded, expected it to be malformed".into()),
+            Err(LoadError::Invalid(_)) => Ok(()),
+            Err(e) => Err(format!("expected a decoding error, got: {e}")),
         }
     }
 }
@@ -331,35 +367,6 @@ fn trap_matches(kind: &TrapKind, expected: &str) -> bool {
     expected == "undefined element" && *kind == TrapKind::TableOutOfBounds
 }
 
-/// `assert_invalid`: the module must encode, and then fail validation.
-fn assert_invalid(m: &mut QuoteWat<'_>, message: &str) -> Step {
-    let bytes =
-        m.encode().map_err(|e| format!("text does not encode ({}), so validation was not tested", e.message()))?;
-    match Module::new(&bytes) {
-        Ok(_) => Err(format!("module validated, expected invalid: \"{message}\"")),
-        Err(Error::Invalid { .. }) => Ok(()),
-        Err(e) => Err(format!("expected a validation error, got: {e}")),
-    }
-}
-
-/// `assert_malformed`: the text must not parse, or the binary must not decode.
-fn assert_malformed(m: &mut QuoteWat<'_>) -> Step {
-    let bytes = match m.to_test() {
-        // A text-level error (wast's parser) is exactly what a malformed quoted module tests.
-        Ok(QuoteWatTest::Text(text)) => match encode_text(&text) {
-            Some(b) => b,
-            None => return Ok(()),
-        },
-        Ok(QuoteWatTest::Binary(b)) => b,
-        Err(_) => return Ok(()),
-    };
-    match Module::new(&bytes) {
-        Ok(_) => Err("module decoded, expected it to be malformed".into()),
-        Err(Error::Invalid { .. }) => Ok(()),
-        Err(e) => Err(format!("expected a decoding error, got: {e}")),
-    }
-}
-
 /// Parses and encodes module text; `None` if the text is not a well-formed module.
 fn encode_text(text: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(text).ok()?;
@@ -368,26 +375,20 @@ fn encode_text(text: &[u8]) -> Option<Vec<u8>> {
     wat.encode().ok()
 }
 
-/// Encodes, decodes and validates a (possibly quoted) module.
-fn compile_quote(m: &mut QuoteWat<'_>) -> Result<Arc<Module>, String> {
+/// Encodes a (possibly quoted) module to its binary.
+fn encode_quote(m: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
     if matches!(m, QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))) {
         return Err("components are not supported".into());
     }
-    let bytes = m.encode().map_err(|e| format!("text does not encode: {}", e.message()))?;
-    decode(&bytes)
+    m.encode().map_err(|e| format!("text does not encode: {}", e.message()))
 }
 
-/// Encodes, decodes and validates a module.
-fn compile_wat(wat: &mut Wat<'_>) -> Result<Arc<Module>, String> {
+/// Encodes a module to its binary.
+fn encode_wat(wat: &mut Wat<'_>) -> Result<Vec<u8>, String> {
     if matches!(wat, Wat::Component(_)) {
         return Err("components are not supported".into());
     }
-    let bytes = wat.encode().map_err(|e| format!("text does not encode: {}", e.message()))?;
-    decode(&bytes)
-}
-
-fn decode(bytes: &[u8]) -> Result<Arc<Module>, String> {
-    Module::new(bytes).map(Arc::new).map_err(|e| format!("module rejected: {e}"))
+    wat.encode().map_err(|e| format!("text does not encode: {}", e.message()))
 }
 
 #[cfg(test)]

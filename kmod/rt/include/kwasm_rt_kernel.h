@@ -40,11 +40,12 @@ uint64_t kwasm_rt_instances_total(void);
  * slot is *inst (KWASM_IOC_* of uapi/kwasm.h). Returns >= 0 or -errno. Runs on the module's own
  * stack, with the file's lock held. */
 long kwasm_rt_ioctl(void **inst, uint32_t cmd, void *buf, size_t len);
-/* Frees an instance left in a file's slot (NULL: nothing). */
+/* Frees what LOAD or SESSION left in a file's slot (NULL: nothing). */
 void kwasm_rt_instance_free(void *inst);
 
 /* Host services provided by the glue for the kernel Platform. */
 int kwasm_copy_from_user(void *dst, uint64_t user_src, size_t len);
+int kwasm_copy_to_user(uint64_t user_dst, const void *src, size_t len);
 void *kwasm_fget(int fd);
 void kwasm_fput(void *file);
 long kwasm_kwrite(void *file, const void *buf, size_t len);

@@ -236,6 +236,7 @@ const MAX_STRINGS_BYTES: u64 = 1 << 20;
 
 extern "C" {
     fn kwasm_copy_from_user(dst: *mut u8, src: u64, len: usize) -> c_int;
+    fn kwasm_copy_to_user(dst: u64, src: *const u8, len: usize) -> c_int;
     fn kwasm_fget(fd: c_int) -> *mut c_void;
     fn kwasm_fput(file: *mut c_void);
     fn kwasm_kwrite(file: *mut c_void, buf: *const u8, len: usize) -> c_long;
@@ -362,6 +363,31 @@ impl Drop for KInstance {
     }
 }
 
+/// What an open `/dev/kwasm` file holds: a LOAD'ed program (ABI 1) or a session (ABI 2).
+enum FileState {
+    Program(KInstance),
+    Session(Session),
+}
+
+/// The file's state behind its slot (`None`: nothing yet).
+fn state(slot: &mut *mut c_void) -> Option<&mut FileState> {
+    // SAFETY: a non-null slot holds a `Box<FileState>` made by `load` or `session`; the glue's
+    // file lock makes this the only reference while the ioctl runs.
+    unsafe { slot.cast::<FileState>().as_mut() }
+}
+
+/// Copies `data` to user address `dst`.
+fn copy_out_user(dst: u64, data: &[u8]) -> Result<(), c_int> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: `data` is valid for reads of its length; the glue checks the user range.
+    if unsafe { kwasm_copy_to_user(dst, data.as_ptr(), data.len()) } != 0 {
+        return Err(-EFAULT);
+    }
+    Ok(())
+}
+
 /// Copies `len` bytes from user address `src` into a new vector.
 fn copy_user(src: u64, len: u64, max: u64) -> Result<Vec<u8>, c_int> {
     if len > max {
@@ -410,14 +436,7 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     let bytes = copy_user(l.wasm, l.wasm_len, MAX_WASM_BYTES)?;
     let args = split_strings(&copy_user(l.args, l.args_len, MAX_STRINGS_BYTES)?)?;
     let env = split_strings(&copy_user(l.env, l.env_len, MAX_STRINGS_BYTES)?)?;
-    let mut knobs = current_knobs();
-    if l.max_memory_pages != 0 {
-        let cap = l.max_memory_pages.min(knobs.get(Knob::MaxMemoryPages));
-        knobs.set(Knob::MaxMemoryPages, cap).map_err(|_| -EINVAL)?;
-    }
-    if l.fuel != 0 {
-        knobs.set(Knob::Fuel, l.fuel).map_err(|_| -EINVAL)?;
-    }
+    let knobs = run_knobs(l.max_memory_pages, l.fuel)?;
     // Files first (so that a bad fd fails before any work); index = host handle.
     let mut files = Files(Vec::new());
     let mut builder = WasiCtx::builder();
@@ -445,10 +464,6 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     }
     let module = Module::new(&bytes).map_err(|_| -ENOEXEC)?;
     drop(bytes);
-    if knobs.get(Knob::Tier) != 0 || knobs.get(Knob::InterpEnabled) == 0 {
-        // Only the interpreter runs in the kernel so far.
-        return Err(-EINVAL);
-    }
     let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { files }));
     store.wasi = Some(builder.build());
     let mut linker = Linker::new();
@@ -465,7 +480,7 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
         Some(Extern::Func(f)) => Some(f),
         _ => return Err(-ENOENT),
     };
-    *slot = Box::into_raw(Box::new(inst)).cast::<c_void>();
+    *slot = Box::into_raw(Box::new(FileState::Program(inst))).cast::<c_void>();
     Ok(())
 }
 
@@ -474,9 +489,7 @@ fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result
     if slot.is_null() || r.size != core::mem::size_of::<kabi::RunResult>() as u64 {
         return Err(-EINVAL);
     }
-    // SAFETY: a non-null slot holds a `Box<KInstance>` made by `load`; the glue's file lock
-    // makes this the only reference.
-    let inst = unsafe { &mut *slot.cast::<KInstance>() };
+    let Some(FileState::Program(inst)) = state(slot) else { return Err(-EINVAL) };
     if inst.ran {
         return Err(-EBUSY);
     }
@@ -533,7 +546,7 @@ pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *
             let v = kabi::Version {
                 abi_version: kabi::ABI_VERSION,
                 knob_count: KNOBS.len() as u32,
-                features: kabi::FEATURE_RUN,
+                features: kabi::FEATURE_RUN | kabi::FEATURE_SESSION,
             };
             // SAFETY: `buf` is valid for `len` bytes, exactly the struct's size; unaligned write.
             unsafe { buf.cast::<kabi::Version>().write_unaligned(v) };
@@ -555,6 +568,56 @@ pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *
             }
             res
         }
+        kabi::IOC_SESSION if len == core::mem::size_of::<kabi::Session>() => {
+            // SAFETY: as for LOAD, with `Session`.
+            let a = unsafe { buf.cast::<kabi::Session>().read_unaligned() };
+            session::open(slot, &a)
+        }
+        kabi::IOC_COMPILE if len == core::mem::size_of::<kabi::Compile>() => {
+            // SAFETY: as for LOAD, with `Compile`.
+            let mut a = unsafe { buf.cast::<kabi::Compile>().read_unaligned() };
+            let res = session::compile(slot, &mut a);
+            if res.is_ok() {
+                // SAFETY: `buf` is valid for writes of `len` bytes.
+                unsafe { buf.cast::<kabi::Compile>().write_unaligned(a) };
+            }
+            res
+        }
+        kabi::IOC_INSTANTIATE if len == core::mem::size_of::<kabi::Instantiate>() => {
+            // SAFETY: as for LOAD, with `Instantiate`.
+            let mut a = unsafe { buf.cast::<kabi::Instantiate>().read_unaligned() };
+            let res = session::instantiate(slot, &mut a);
+            if res.is_ok() {
+                // SAFETY: `buf` is valid for writes of `len` bytes.
+                unsafe { buf.cast::<kabi::Instantiate>().write_unaligned(a) };
+            }
+            res
+        }
+        kabi::IOC_REGISTER if len == core::mem::size_of::<kabi::Register>() => {
+            // SAFETY: as for LOAD, with `Register`.
+            let a = unsafe { buf.cast::<kabi::Register>().read_unaligned() };
+            session::register(slot, &a)
+        }
+        kabi::IOC_INVOKE if len == core::mem::size_of::<kabi::Invoke>() => {
+            // SAFETY: as for LOAD, with `Invoke`.
+            let mut a = unsafe { buf.cast::<kabi::Invoke>().read_unaligned() };
+            let res = session::invoke(slot, &mut a);
+            if res.is_ok() {
+                // SAFETY: `buf` is valid for writes of `len` bytes.
+                unsafe { buf.cast::<kabi::Invoke>().write_unaligned(a) };
+            }
+            res
+        }
+        kabi::IOC_GET if len == core::mem::size_of::<kabi::Get>() => {
+            // SAFETY: as for LOAD, with `Get`.
+            let mut a = unsafe { buf.cast::<kabi::Get>().read_unaligned() };
+            let res = session::get(slot, &mut a);
+            if res.is_ok() {
+                // SAFETY: `buf` is valid for writes of `len` bytes.
+                unsafe { buf.cast::<kabi::Get>().write_unaligned(a) };
+            }
+            res
+        }
         kabi::IOC_RELEASE if len == 0 => {
             // SAFETY: `*slot` is NULL or ours.
             unsafe { kwasm_rt_instance_free(*slot) };
@@ -569,14 +632,299 @@ pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *
     }
 }
 
-/// Frees an instance made by LOAD (NULL: nothing).
+/// Frees what LOAD or SESSION left in a file's slot (NULL: nothing).
 ///
 /// # Safety
-/// `inst` must be NULL or a pointer from LOAD that is not used afterwards.
+/// `inst` must be NULL or a pointer from LOAD/SESSION that is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn kwasm_rt_instance_free(inst: *mut c_void) {
     if !inst.is_null() {
-        // SAFETY: made by `Box::into_raw` in `load`; ownership returns here once.
-        drop(unsafe { Box::from_raw(inst.cast::<KInstance>()) });
+        // SAFETY: made by `Box::into_raw` in `load` or `session::open`; ownership returns here once.
+        drop(unsafe { Box::from_raw(inst.cast::<FileState>()) });
     }
 }
+
+/// The knobs a LOAD or SESSION starts with: the sysfs values, with the caller's memory cap (only
+/// ever lower) and fuel; only the interpreter runs in the kernel so far.
+fn run_knobs(max_memory_pages: u64, fuel: u64) -> Result<Knobs, c_int> {
+    let mut knobs = current_knobs();
+    if max_memory_pages != 0 {
+        let cap = max_memory_pages.min(knobs.get(Knob::MaxMemoryPages));
+        knobs.set(Knob::MaxMemoryPages, cap).map_err(|_| -EINVAL)?;
+    }
+    if fuel != 0 {
+        knobs.set(Knob::Fuel, fuel).map_err(|_| -EINVAL)?;
+    }
+    if knobs.get(Knob::Tier) != 0 || knobs.get(Knob::InterpEnabled) == 0 {
+        return Err(-EINVAL);
+    }
+    Ok(knobs)
+}
+
+/// ABI 2: a store per open file in which modules are compiled, instantiated and called.
+mod session {
+    use super::*;
+    use kwasm_runtime::kabi::{self, Outcome};
+    use kwasm_runtime::{InstanceId, Trap, Val};
+
+    /// Most modules one session keeps compiled.
+    const MAX_MODULES: usize = 100_000;
+    /// Longest export or import-module name.
+    const MAX_NAME: u64 = 64 << 10;
+    /// Most arguments or results of one call.
+    const MAX_VALS: u32 = 4096;
+
+    pub(super) struct Session {
+        store: Store,
+        linker: Linker,
+        modules: Vec<Arc<Module>>,
+        /// Instances this session created (for the live-instance statistic).
+        instances: u64,
+    }
+
+    impl Drop for Session {
+        fn drop(&mut self) {
+            INSTANCES_LIVE.fetch_sub(self.instances, Ordering::Relaxed);
+        }
+    }
+
+    fn session(slot: &mut *mut c_void) -> Result<&mut Session, c_int> {
+        match state(slot) {
+            Some(FileState::Session(s)) => Ok(s),
+            _ => Err(-EINVAL),
+        }
+    }
+
+    /// SESSION.
+    pub(super) fn open(slot: &mut *mut c_void, a: &kabi::Session) -> Result<(), c_int> {
+        if !slot.is_null() {
+            return Err(-EBUSY);
+        }
+        if a.size != core::mem::size_of::<kabi::Session>() as u64
+            || a.flags & !kabi::SESSION_SPECTEST != 0
+            || a.reserved.iter().any(|r| *r != 0)
+        {
+            return Err(-EINVAL);
+        }
+        let knobs = run_knobs(a.max_memory_pages, a.fuel)?;
+        let platform = Box::new(KernelPlatform { files: Files(Vec::new()) });
+        let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, platform);
+        let mut linker = Linker::new();
+        if a.flags & kabi::SESSION_SPECTEST != 0 {
+            kwasm_runtime::spectest::define(&mut store, &mut linker).map_err(|_| -ENOMEM)?;
+        }
+        let s = Session { store, linker, modules: Vec::new(), instances: 0 };
+        *slot = Box::into_raw(Box::new(FileState::Session(s))).cast::<c_void>();
+        Ok(())
+    }
+
+    /// Checks the caller's part of an outcome block and clears the rest.
+    fn start_outcome(o: &mut Outcome) -> Result<(), c_int> {
+        if o.reserved != 0 || (o.msg == 0 && o.msg_cap != 0) {
+            return Err(-EINVAL);
+        }
+        o.status = kabi::STATUS_OK;
+        o.trap_kind = 0;
+        o.trap_func = u32::MAX;
+        o.trap_offset = u64::MAX;
+        o.msg_len = 0;
+        Ok(())
+    }
+
+    /// Sets `status` and copies `msg` (cut at the caller's capacity) to the caller's buffer.
+    fn finish(o: &mut Outcome, status: u32, msg: &str) -> Result<(), c_int> {
+        o.status = status;
+        let n = (msg.len() as u64).min(o.msg_cap) as usize;
+        if o.msg != 0 && n > 0 {
+            copy_out_user(o.msg, &msg.as_bytes()[..n])?;
+        }
+        o.msg_len = n as u64;
+        Ok(())
+    }
+
+    fn trap(o: &mut Outcome, t: &Trap) -> Result<(), c_int> {
+        o.trap_kind = kabi::trap_number(&t.kind);
+        o.trap_func = t.func.unwrap_or(u32::MAX);
+        o.trap_offset = t.offset.map_or(u64::MAX, u64::from);
+        let msg = match &t.kind {
+            TrapKind::Host(m) => m.clone(),
+            _ => alloc::format!("{t}"),
+        };
+        finish(o, kabi::STATUS_TRAP, &msg)
+    }
+
+    fn error(o: &mut Outcome, e: &Error) -> Result<(), c_int> {
+        let status = match e {
+            Error::Trap(t) => return trap(o, t),
+            Error::Invalid { .. } => kabi::STATUS_INVALID,
+            Error::Unlinkable(_) => kabi::STATUS_UNLINKABLE,
+            _ => kabi::STATUS_ERROR,
+        };
+        finish(o, status, &alloc::format!("{e}"))
+    }
+
+    fn name(ptr: u64, len: u64) -> Result<String, c_int> {
+        let bytes = copy_user(ptr, len, MAX_NAME)?;
+        String::from_utf8(bytes).map_err(|_| -EINVAL)
+    }
+
+    fn instance(s: &Session, id: u32) -> Result<InstanceId, c_int> {
+        if (id as usize) < s.store.instances.len() {
+            Ok(InstanceId(id))
+        } else {
+            Err(-EINVAL)
+        }
+    }
+
+    /// COMPILE.
+    pub(super) fn compile(slot: &mut *mut c_void, a: &mut kabi::Compile) -> Result<(), c_int> {
+        let s = session(slot)?;
+        if a.size != core::mem::size_of::<kabi::Compile>() as u64
+            || a.flags & !kabi::COMPILE_VALIDATE_ONLY != 0
+            || a.reserved0 != 0
+            || a.reserved.iter().any(|r| *r != 0)
+        {
+            return Err(-EINVAL);
+        }
+        start_outcome(&mut a.outcome)?;
+        a.module = u32::MAX;
+        let keep = a.flags & kabi::COMPILE_VALIDATE_ONLY == 0;
+        if keep && s.modules.len() >= MAX_MODULES {
+            return Err(-ENOSPC);
+        }
+        let bytes = copy_user(a.wasm, a.wasm_len, MAX_WASM_BYTES)?;
+        match Module::new(&bytes) {
+            Ok(m) => {
+                if keep {
+                    s.modules.try_reserve(1).map_err(|_| -ENOMEM)?;
+                    a.module = s.modules.len() as u32;
+                    s.modules.push(Arc::new(m));
+                }
+                Ok(())
+            }
+            Err(e) => error(&mut a.outcome, &e),
+        }
+    }
+
+    /// INSTANTIATE.
+    pub(super) fn instantiate(slot: &mut *mut c_void, a: &mut kabi::Instantiate) -> Result<(), c_int> {
+        let s = session(slot)?;
+        if a.size != core::mem::size_of::<kabi::Instantiate>() as u64 || a.reserved.iter().any(|r| *r != 0) {
+            return Err(-EINVAL);
+        }
+        start_outcome(&mut a.outcome)?;
+        let module = s.modules.get(a.module as usize).cloned().ok_or(-EINVAL)?;
+        a.instance = u32::MAX;
+        let before = s.store.instances.len() as u64;
+        let res = s.linker.instantiate(&mut s.store, module);
+        // A failed instantiation may still have added its instance to the store (a trap in a
+        // segment or the start function): count whatever the store now holds.
+        let created = s.store.instances.len() as u64 - before;
+        s.instances += created;
+        INSTANCES_TOTAL.fetch_add(created, Ordering::Relaxed);
+        INSTANCES_LIVE.fetch_add(created, Ordering::Relaxed);
+        match res {
+            Ok(id) => {
+                a.instance = id.0;
+                Ok(())
+            }
+            Err(e) => error(&mut a.outcome, &e),
+        }
+    }
+
+    /// REGISTER.
+    pub(super) fn register(slot: &mut *mut c_void, a: &kabi::Register) -> Result<(), c_int> {
+        let s = session(slot)?;
+        if a.size != core::mem::size_of::<kabi::Register>() as u64
+            || a.reserved0 != 0
+            || a.reserved.iter().any(|r| *r != 0)
+        {
+            return Err(-EINVAL);
+        }
+        let id = instance(s, a.instance)?;
+        let name = name(a.name, a.name_len)?;
+        s.linker.define_instance(&s.store, &name, id);
+        Ok(())
+    }
+
+    /// INVOKE.
+    pub(super) fn invoke(slot: &mut *mut c_void, a: &mut kabi::Invoke) -> Result<(), c_int> {
+        let s = session(slot)?;
+        if a.size != core::mem::size_of::<kabi::Invoke>() as u64
+            || a.reserved.iter().any(|r| *r != 0)
+            || a.nargs > MAX_VALS
+            || a.results_cap > MAX_VALS
+        {
+            return Err(-EINVAL);
+        }
+        start_outcome(&mut a.outcome)?;
+        a.nresults = 0;
+        a.fuel_used = 0;
+        let id = instance(s, a.instance)?;
+        let name = name(a.name, a.name_len)?;
+        let Some(Extern::Func(f)) = s.store.export(id, &name) else { return Err(-ENOENT) };
+        let vsize = core::mem::size_of::<kabi::Val>() as u64;
+        let raw = copy_user(a.args, u64::from(a.nargs) * vsize, u64::from(MAX_VALS) * vsize)?;
+        let mut args: Vec<Val> = Vec::new();
+        args.try_reserve_exact(a.nargs as usize).map_err(|_| -ENOMEM)?;
+        for chunk in raw.chunks_exact(vsize as usize) {
+            // SAFETY: `chunk` holds `size_of::<kabi::Val>()` initialized bytes (plain integers);
+            // unaligned read.
+            let v = unsafe { chunk.as_ptr().cast::<kabi::Val>().read_unaligned() };
+            args.push(kabi::val_from_abi(&v).ok_or(-EINVAL)?);
+        }
+        let ty = s.store.funcs[f as usize].ty.clone();
+        if ty.results.len() > a.results_cap as usize {
+            return Err(-E2BIG);
+        }
+        let fuel_before = s.store.fuel_used;
+        let res = s.store.call(f, &args);
+        a.fuel_used = s.store.fuel_used.saturating_sub(fuel_before);
+        match res {
+            Ok(vals) => {
+                let mut out: Vec<u8> = Vec::new();
+                out.try_reserve_exact(vals.len() * vsize as usize).map_err(|_| -ENOMEM)?;
+                for v in &vals {
+                    // Field by field, in `struct kwasm_val`'s order (no padding).
+                    let e = kabi::val_to_abi(v);
+                    out.extend_from_slice(&e.ty.to_ne_bytes());
+                    out.extend_from_slice(&e.flags.to_ne_bytes());
+                    out.extend_from_slice(&e.lo.to_ne_bytes());
+                    out.extend_from_slice(&e.hi.to_ne_bytes());
+                }
+                copy_out_user(a.results, &out)?;
+                a.nresults = vals.len() as u32;
+                Ok(())
+            }
+            Err(t) => trap(&mut a.outcome, &t),
+        }
+    }
+
+    /// GET.
+    pub(super) fn get(slot: &mut *mut c_void, a: &mut kabi::Get) -> Result<(), c_int> {
+        let s = session(slot)?;
+        if a.size != core::mem::size_of::<kabi::Get>() as u64 || a.reserved.iter().any(|r| *r != 0) {
+            return Err(-EINVAL);
+        }
+        let id = instance(s, a.instance)?;
+        let v = match a.what {
+            kabi::GET_GLOBAL => {
+                let name = name(a.name, a.name_len)?;
+                match s.store.export(id, &name) {
+                    Some(Extern::Global(g)) => s.store.global_value(g),
+                    _ => return Err(-ENOENT),
+                }
+            }
+            kabi::GET_FUNC => {
+                let funcs = &s.store.instance(id).funcs;
+                let addr = usize::try_from(a.index).ok().and_then(|i| funcs.get(i)).ok_or(-ENOENT)?;
+                Val::FuncRef(Some(*addr))
+            }
+            _ => return Err(-EINVAL),
+        };
+        a.value = kabi::val_to_abi(&v);
+        Ok(())
+    }
+}
+
+use session::Session;

@@ -1,10 +1,12 @@
 //! The `spectest` host module that spec scripts import from, as the reference interpreter
-//! defines it (`interpreter/host/spectest.ml`).
+//! defines it (`interpreter/host/spectest.ml`). Shared by the user-space spec runner
+//! (`kwasm wast`) and kwasm.ko's sessions (`KWASM_SESSION_SPECTEST`), so that both run the
+//! scripts against the very same definitions.
 
-use std::sync::Arc;
+use alloc::sync::Arc;
 
-use kwasm_runtime::module::{GlobalType, Limits, TableType};
-use kwasm_runtime::{Error, Extern, FuncType, Linker, Store, Val, ValType};
+use crate::module::{GlobalType, Limits, TableType};
+use crate::{Error, Extern, FuncType, Linker, Store, Val, ValType};
 
 /// Allocates the `spectest` items in `store` and defines them in `linker` under `spectest`.
 pub fn define(store: &mut Store, linker: &mut Linker) -> Result<(), Error> {
