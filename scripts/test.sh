@@ -9,6 +9,12 @@
 #   3. cargo test --workspace       (unit tests, the spec suite, WASI end-to-end, workloads)
 #   4. cargo xtask nostd-check      (runtime + interp as a no_std staticlib for the kernel target,
 #                                    symbol/relocation checks, run from a C host)
+#   5. cargo xtask kernel           (the Rust-for-Linux test kernel: installs the Debian packages
+#                                    and bindgen-cli it needs, builds once, then a cache hit in
+#                                    ${KWASM_CACHE:-~/.cache/kwasm}; ~7-18 min cold on 2 cores)
+#   6. cargo xtask vm-test          (kwasm.ko in that kernel under QEMU: sysfs knobs, /dev/kwasm,
+#                                    the compute workloads and the whole spec suite in kernel mode,
+#                                    SIGKILL, garbage ioctls, rmmod; a few minutes)
 #
 # The spec suite needs the WebAssembly testsuite: $KWASM_TESTSUITE, else ../shared/testsuite next
 # to the repository. It is checked up front so that a missing suite fails in seconds.
@@ -82,6 +88,8 @@ step "rustfmt" fmt_check
 step "clippy" clippy_check
 step "tests" cargo test --workspace --locked
 step "nostd-check" cargo xtask nostd-check
+step "kernel (cached build)" cargo xtask kernel
+step "vm-test (QEMU)" cargo xtask vm-test
 
 echo
 echo "=== all steps passed in $((SECONDS - run_start)) s"

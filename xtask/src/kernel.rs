@@ -51,6 +51,13 @@ const PACKAGES: &[&str] = &[
     "rsync",
     "kmod",
     "qemu-system-x86",
+    // Not always on a minimal image: the patch step, the C compiler and the static libc that
+    // vm-test's helper links against.
+    "patch",
+    "gcc",
+    "libc6-dev",
+    "binutils",
+    "perl",
 ];
 
 /// A finished kernel build.
