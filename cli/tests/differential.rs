@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use arbitrary::Unstructured;
 use kwasm_runtime::knobs::Knob;
-use kwasm_runtime::platform::NullPlatform;
 use kwasm_runtime::{Extern, Knobs, Linker, Module, Store, TrapKind, Val, ValType};
 
 /// What a call (or instantiation) did, in engine-neutral terms.
@@ -163,7 +162,7 @@ fn run_kwasm(bytes: &[u8], tier: &str) -> Vec<Observation> {
     let mut knobs = Knobs::default();
     knobs.set_text(&format!("tier={tier}")).unwrap();
     knobs.set(Knob::MaxCallDepth, 5_000).unwrap();
-    let mut store = Store::new(kwasm_cli::make_tier(&knobs), knobs, Box::new(NullPlatform));
+    let mut store = Store::new(kwasm_cli::make_tier(&knobs), knobs, Box::new(kwasm_cli::platform::StdPlatform::new()));
     let module = Arc::new(Module::new(bytes).expect("wasm-smith output validates in kwasm"));
     let mut obs = Vec::new();
     let inst = match Linker::new().instantiate(&mut store, module.clone()) {
@@ -297,7 +296,7 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
 }
 
 /// The kwasm tiers under test. A tier joins this list when it is implemented.
-const TIERS: &[&str] = &["interp"];
+const TIERS: &[&str] = &["interp", "optimizing"];
 
 #[test]
 fn tiers_agree_with_an_independent_engine_on_random_modules() {

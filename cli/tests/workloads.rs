@@ -58,18 +58,21 @@ fn run(program: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
 }
 
-/// Compares one workload; returns a description of what went wrong, if anything.
-fn check(root: &Path, w: &Workload) -> Option<String> {
+/// The tiers every workload runs on.
+const TIERS: &[&str] = &["interp", "optimizing"];
+
+/// Compares one workload on `tier`; returns a description of what went wrong, if anything.
+fn check(root: &Path, w: &Workload, tier: &str) -> Option<String> {
     let native = run(&root.join("experiments/build/native").join(&w.name), &[&w.quick_arg]);
     if !native.status.success() {
         return Some(format!("{}: native run failed ({})", w.name, native.status));
     }
     let wasm = root.join("experiments/build/wasm").join(format!("{}.wasm", w.name));
     let wasm = wasm.to_str().expect("utf-8 path");
-    let kwasm = run(Path::new(env!("CARGO_BIN_EXE_kwasm")), &["run", "--tier", "interp", wasm, &w.quick_arg]);
+    let kwasm = run(Path::new(env!("CARGO_BIN_EXE_kwasm")), &["run", "--tier", tier, wasm, &w.quick_arg]);
     if !kwasm.status.success() {
         return Some(format!(
-            "{}: kwasm run failed ({}): {}",
+            "{} (tier {tier}): kwasm run failed ({}): {}",
             w.name,
             kwasm.status,
             String::from_utf8_lossy(&kwasm.stderr).trim()
@@ -77,7 +80,7 @@ fn check(root: &Path, w: &Workload) -> Option<String> {
     }
     if kwasm.stdout != native.stdout {
         return Some(format!(
-            "{}: output differs\n--- native\n{}--- kwasm\n{}",
+            "{} (tier {tier}): output differs\n--- native\n{}--- kwasm\n{}",
             w.name,
             String::from_utf8_lossy(&native.stdout),
             String::from_utf8_lossy(&kwasm.stdout)
@@ -93,12 +96,16 @@ fn workloads_match_native_output() {
     let workloads = read_manifest(&root);
     assert!(!workloads.is_empty(), "no workloads in the manifest");
     // Check them all before failing, so one report shows every broken workload.
-    let failures: Vec<String> = workloads.iter().filter_map(|w| check(&root, w)).collect();
+    let failures: Vec<String> = workloads
+        .iter()
+        .flat_map(|w| TIERS.iter().map(move |t| (w, *t)))
+        .filter_map(|(w, t)| check(&root, w, t))
+        .collect();
     assert!(
         failures.is_empty(),
-        "{} of {} workloads failed:\n{}",
+        "{} of {} workload runs failed:\n{}",
         failures.len(),
-        workloads.len(),
+        workloads.len() * TIERS.len(),
         failures.join("\n")
     );
 }
