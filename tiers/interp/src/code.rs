@@ -35,6 +35,15 @@ macro_rules! define_instrs {
             $( $(#[$doc])* $other { $($field: $ty),* }, )*
         }
 
+        /// The handler of every opcode, in variant (discriminant) order.
+        pub(crate) static HANDLERS: &[crate::exec::Handler] = &[
+            $( crate::exec::handlers::$bin, )*
+            $( crate::exec::handlers::$un, )*
+            $( crate::exec::handlers::$load, )*
+            $( crate::exec::handlers::$store, )*
+            $( crate::exec::handlers::$other, )*
+        ];
+
         impl Instr {
             /// The variant's name (for statistics and dumps).
             pub fn name(&self) -> &'static str {

@@ -40,6 +40,6 @@ impl Tier for Interpreter {
     }
 
     fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
-        exec::Executor::new(self, store).invoke(store, func, args, results)
+        exec::Executor::new(store).invoke(store, func, args, results)
     }
 }
