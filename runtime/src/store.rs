@@ -569,6 +569,36 @@ impl Store {
         Ok(())
     }
 
+    /// Accounts `used` fuel units of a finished slice: statistics, and the total when `fuel` is
+    /// set (`Err(OutOfFuel)` once it is spent). Every tier reports its slices through here.
+    pub fn account_fuel(&mut self, used: u64) -> Result<(), TrapKind> {
+        self.fuel_used = self.fuel_used.saturating_add(used);
+        if self.fuel_left != u64::MAX {
+            if used > self.fuel_left {
+                self.fuel_left = 0;
+                return Err(TrapKind::OutOfFuel);
+            }
+            self.fuel_left -= used;
+        }
+        Ok(())
+    }
+
+    /// Ends a fuel slice that used `used` units and starts the next one: accounts the fuel, lets
+    /// the platform check for signals or stop the program (only after real work, so that a
+    /// program cannot be stopped before it ran at all), and returns the next slice's budget
+    /// (`fuel_slice`, capped by the fuel left). The one slice protocol of every tier.
+    pub fn next_fuel_slice(&mut self, used: u64) -> Result<u64, TrapKind> {
+        self.account_fuel(used)?;
+        if used > 0 && self.platform.check_interrupt() == crate::platform::Interruption::Stop {
+            return Err(TrapKind::Interrupted);
+        }
+        let budget = self.knobs.get(Knob::FuelSlice).min(i64::MAX as u64).min(self.fuel_left);
+        if budget == 0 {
+            return Err(TrapKind::OutOfFuel);
+        }
+        Ok(budget)
+    }
+
     /// Calls a function with typed arguments, returning typed results.
     pub fn call(&mut self, func: FuncAddr, args: &[Val]) -> Result<Vec<Val>, Trap> {
         let ty = self.funcs[func as usize].ty.clone();

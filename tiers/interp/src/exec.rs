@@ -26,7 +26,6 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use kwasm_runtime::knobs::Knob;
-use kwasm_runtime::platform::Interruption;
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::{FuncAddr, InstanceId, Store, Trap, TrapKind};
 
@@ -168,27 +167,12 @@ impl Executor {
         Ok(())
     }
 
-    /// Starts a fuel slice.
+    /// Ends the current fuel slice and starts the next (see [`Store::next_fuel_slice`]).
     fn refuel(&mut self, store: &mut Store) -> Result<(), TrapKind> {
-        let used = (self.slice_budget - self.slice_left) as u64;
-        store.fuel_used = store.fuel_used.saturating_add(used);
-        if store.fuel_left != u64::MAX {
-            if used > store.fuel_left {
-                store.fuel_left = 0;
-                return Err(TrapKind::OutOfFuel);
-            }
-            store.fuel_left -= used;
-        }
+        let used = (self.slice_budget - self.slice_left).max(0) as u64;
         self.slice_budget = 0;
         self.slice_left = 0;
-        if used > 0 && store.platform.check_interrupt() == Interruption::Stop {
-            return Err(TrapKind::Interrupted);
-        }
-        let slice = store.knobs.get(Knob::FuelSlice).min(i64::MAX as u64);
-        let budget = slice.min(store.fuel_left) as i64;
-        if budget == 0 {
-            return Err(TrapKind::OutOfFuel);
-        }
+        let budget = store.next_fuel_slice(used)? as i64;
         self.slice_budget = budget;
         self.slice_left = budget;
         Ok(())
@@ -197,10 +181,8 @@ impl Executor {
     /// Accounts the fuel of the unfinished slice.
     fn flush_fuel(&mut self, store: &mut Store) {
         let used = (self.slice_budget - self.slice_left).max(0) as u64;
-        store.fuel_used = store.fuel_used.saturating_add(used);
-        if store.fuel_left != u64::MAX {
-            store.fuel_left = store.fuel_left.saturating_sub(used);
-        }
+        // Running out exactly here is reported by the next slice, not by a finished call.
+        let _ = store.account_fuel(used);
         self.slice_budget = 0;
         self.slice_left = 0;
     }

@@ -17,8 +17,6 @@ use core::sync::atomic::Ordering;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{AbiParam, Signature};
 use cranelift_codegen::isa::CallConv;
-use kwasm_runtime::knobs::Knob;
-use kwasm_runtime::platform::Interruption;
 use kwasm_runtime::vmctx::VmCtx;
 use kwasm_runtime::{InstanceId, Store, TrapKind};
 
@@ -121,22 +119,7 @@ pub fn next_slice(store: &mut Store) -> Result<(), TrapKind> {
     let used = (shared.fuel_budget - left).max(0) as u64;
     shared.fuel_budget = 0;
     shared.fuel.store(0, Ordering::Relaxed);
-    store.fuel_used = store.fuel_used.saturating_add(used);
-    if store.fuel_left != u64::MAX {
-        if used > store.fuel_left {
-            store.fuel_left = 0;
-            return Err(TrapKind::OutOfFuel);
-        }
-        store.fuel_left -= used;
-    }
-    if used > 0 && store.platform.check_interrupt() == Interruption::Stop {
-        return Err(TrapKind::Interrupted);
-    }
-    let slice = store.knobs.get(Knob::FuelSlice).min(i64::MAX as u64);
-    let budget = slice.min(store.fuel_left) as i64;
-    if budget == 0 {
-        return Err(TrapKind::OutOfFuel);
-    }
+    let budget = store.next_fuel_slice(used)? as i64;
     let shared = &mut store.vm.shared;
     shared.fuel_budget = budget;
     shared.fuel.store(budget, Ordering::Relaxed);
@@ -150,10 +133,8 @@ pub fn flush_fuel(store: &mut Store) {
     let used = (shared.fuel_budget - left).max(0) as u64;
     shared.fuel_budget = 0;
     shared.fuel.store(0, Ordering::Relaxed);
-    store.fuel_used = store.fuel_used.saturating_add(used);
-    if store.fuel_left != u64::MAX {
-        store.fuel_left = store.fuel_left.saturating_sub(used);
-    }
+    // Running out exactly here is reported by the next slice, not by a finished call.
+    let _ = store.account_fuel(used);
 }
 
 extern "sysv64" fn fuel(vmctx: *mut VmCtx) -> u32 {
