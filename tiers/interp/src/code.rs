@@ -21,6 +21,7 @@ macro_rules! define_instrs {
         unary { $($un:ident),* $(,)? }
         load { $($load:ident),* $(,)? }
         store { $($store:ident),* $(,)? }
+        binary_imm { $($binimm:ident),* $(,)? }
         other { $($(#[$doc:meta])* $other:ident { $($field:ident : $ty:ty),* $(,)? }),* $(,)? }
     ) => {
         /// One interpreter instruction.
@@ -32,6 +33,7 @@ macro_rules! define_instrs {
             $( $un { dst: Slot, src: Slot }, )*
             $( $load { dst: Slot, addr: Slot, offset: u32 }, )*
             $( $store { addr: Slot, val: Slot, offset: u32 }, )*
+            $( $binimm { dst: Slot, a: Slot, imm: i32 }, )*
             $( $(#[$doc])* $other { $($field: $ty),* }, )*
         }
 
@@ -41,6 +43,7 @@ macro_rules! define_instrs {
             $( crate::exec::handlers::$un, )*
             $( crate::exec::handlers::$load, )*
             $( crate::exec::handlers::$store, )*
+            $( crate::exec::handlers::$binimm, )*
             $( crate::exec::handlers::$other, )*
         ];
 
@@ -52,6 +55,7 @@ macro_rules! define_instrs {
                     $( Instr::$un { .. } => stringify!($un), )*
                     $( Instr::$load { .. } => stringify!($load), )*
                     $( Instr::$store { .. } => stringify!($store), )*
+                    $( Instr::$binimm { .. } => stringify!($binimm), )*
                     $( Instr::$other { .. } => stringify!($other), )*
                 }
             }
@@ -69,8 +73,8 @@ macro_rules! define_instrs {
                     $( Instr::$bin { dst, .. } => Some(dst), )*
                     $( Instr::$un { dst, .. } => Some(dst), )*
                     $( Instr::$load { dst, .. } => Some(dst), )*
-                    Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } | Instr::I32AddImm { dst, .. }
-                    | Instr::I64AddImm { dst, .. } => Some(dst),
+                    $( Instr::$binimm { dst, .. } => Some(dst), )*
+                    Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => Some(dst),
                     _ => None,
                 }
             }
@@ -113,13 +117,14 @@ define_instrs! {
     store {
         I32Store, I64Store, F32Store, F64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
     }
+    binary_imm {
+        I32AddImm, I32MulImm, I32AndImm, I32OrImm, I32XorImm, I32ShlImm, I32ShrSImm, I32ShrUImm,
+        I32EqImm, I32NeImm, I32LtSImm, I32LtUImm, I32GtSImm, I32GtUImm, I32LeSImm, I32LeUImm, I32GeSImm, I32GeUImm,
+        I64AddImm, I64MulImm, I64AndImm, I64OrImm, I64XorImm, I64ShlImm, I64ShrSImm, I64ShrUImm,
+    }
     other {
         /// `dst = hi << 32 | lo` (split so that every instruction stays 16 bytes).
         Const { dst: Slot, lo: u32, hi: u32 },
-        /// `dst = a + imm` (i32).
-        I32AddImm { dst: Slot, a: Slot, imm: i32 },
-        /// `dst = a + imm` (i64, immediate sign-extended).
-        I64AddImm { dst: Slot, a: Slot, imm: i32 },
         /// Copies `n` slots from `src..` to `dst..` (`dst <= src`, copied upwards).
         CopyRange { dst: Slot, src: Slot, n: u32 },
         /// Unconditional jump.
@@ -140,6 +145,22 @@ define_instrs! {
         BrIfI32GeS { a: Slot, b: Slot, target: u32 },
         /// Jump if `a >= b` unsigned (i32).
         BrIfI32GeU { a: Slot, b: Slot, target: u32 },
+        /// Jump if `a == imm` (i32).
+        BrIfI32EqImm { a: Slot, imm: i32, target: u32 },
+        /// Jump if `a != imm` (i32).
+        BrIfI32NeImm { a: Slot, imm: i32, target: u32 },
+        /// Jump if `a < imm` signed (i32).
+        BrIfI32LtSImm { a: Slot, imm: i32, target: u32 },
+        /// Jump if `a < imm` unsigned (i32).
+        BrIfI32LtUImm { a: Slot, imm: i32, target: u32 },
+        /// Jump if `a >= imm` signed (i32).
+        BrIfI32GeSImm { a: Slot, imm: i32, target: u32 },
+        /// Jump if `a >= imm` unsigned (i32).
+        BrIfI32GeUImm { a: Slot, imm: i32, target: u32 },
+        /// `i32.store` of a constant.
+        I32StoreImm { addr: Slot, imm: i32, offset: u32 },
+        /// `i64.store` of a constant that fits in i32 (sign-extended).
+        I64StoreImm { addr: Slot, imm: i32, offset: u32 },
         /// Jump through a table: `len` [`Instr::Br`] entries follow (the last is the default);
         /// entries whose target needs values moved point at a `CopyRange; Br` stub.
         BrTable { index: Slot, len: u32 },

@@ -1560,6 +1560,172 @@ pub(crate) mod handlers {
         dispatch!(next(ip), bp, mem, mem_len, cx)
     });
 
+    handler!(I32MulImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32).wrapping_mul(imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32AndImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 & imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32OrImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 | imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32XorImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 ^ imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32ShlImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32).wrapping_shl(imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32ShrSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 as i32).wrapping_shr(imm as u32) as u32 as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32ShrUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32).wrapping_shr(imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32EqImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 == imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32NeImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 != imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32LtSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, ((r!(bp, a) as u32 as i32) < imm) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32LtUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, ((r!(bp, a) as u32) < imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32GtSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 as i32 > imm) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32GtUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 > imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32LeSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 as i32 <= imm) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32LeUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 <= imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32GeSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 as i32 >= imm) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I32GeUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as u32 >= imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64MulImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a).wrapping_mul(imm as i64 as u64));
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64AndImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a) & imm as i64 as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64OrImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a) | imm as i64 as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64XorImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a) ^ imm as i64 as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64ShlImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a).wrapping_shl(imm as u32));
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64ShrSImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, (r!(bp, a) as i64).wrapping_shr(imm as u32) as u64);
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64ShrUImm { dst, a, imm } (ip, bp, mem, mem_len, cx) {
+        w!(bp, dst, r!(bp, a).wrapping_shr(imm as u32));
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32EqImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = a as u32 == imm as u32;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32NeImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = a as u32 != imm as u32;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32LtSImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = (a as u32 as i32) < imm;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32LtUImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = (a as u32) < imm as u32;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32GeSImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = a as u32 as i32 >= imm;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(BrIfI32GeUImm { a, imm, target } (ip, bp, mem, mem_len, cx) {
+        let a = r!(bp, a);
+        let taken = a as u32 >= imm as u32;
+        dispatch!(if taken { jump(ip, target) } else { next(ip) }, bp, mem, mem_len, cx)
+    });
+
+    handler!(I32StoreImm { addr, imm, offset } (ip, bp, mem, mem_len, cx) {
+        store!(ip, bp, mem, mem_len, cx, addr, addr, offset, 4, |_: u64| imm.to_le_bytes());
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
+    handler!(I64StoreImm { addr, imm, offset } (ip, bp, mem, mem_len, cx) {
+        store!(ip, bp, mem, mem_len, cx, addr, addr, offset, 8, |_: u64| (imm as i64).to_le_bytes());
+        dispatch!(next(ip), bp, mem, mem_len, cx)
+    });
+
     handler!(Br { target } (ip, bp, mem, mem_len, cx) {
         dispatch!(jump(ip, target), bp, mem, mem_len, cx)
     });

@@ -21,6 +21,15 @@ enum Opd {
     Canonical,
     /// The current value of this local.
     Local(u32),
+    /// A constant not yet written anywhere.
+    Const(u64),
+}
+
+/// Where a branch move takes its value from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Slot(Slot),
+    Const(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,10 +159,40 @@ impl Translator<'_> {
         self.num_locals + pos as Slot
     }
 
+    /// Where the operand at `pos` lives; constants must be materialized first.
     fn slot_of(&self, pos: usize) -> Slot {
         match self.stack[pos] {
             Opd::Canonical => self.canonical(pos),
             Opd::Local(l) => l,
+            Opd::Const(_) => unreachable!("constant operand used as a slot without materializing"),
+        }
+    }
+
+    fn src_of(&self, pos: usize) -> Src {
+        match self.stack[pos] {
+            Opd::Const(v) => Src::Const(v),
+            _ => Src::Slot(self.slot_of(pos)),
+        }
+    }
+
+    fn top_const(&self) -> Option<u64> {
+        match self.stack.last() {
+            Some(Opd::Const(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Emits `dst = src`.
+    fn emit_move(&mut self, dst: Slot, src: Src) {
+        match src {
+            Src::Slot(s) => {
+                if s != dst {
+                    self.emit(Instr::Copy { dst, src: s });
+                }
+            }
+            Src::Const(v) => {
+                self.emit(Instr::Const { dst, lo: v as u32, hi: (v >> 32) as u32 });
+            }
         }
     }
 
@@ -164,6 +203,9 @@ impl Translator<'_> {
 
     fn pop(&mut self) -> Slot {
         let pos = self.stack.len() - 1;
+        if let Opd::Const(_) = self.stack[pos] {
+            self.materialize(pos);
+        }
         let s = self.slot_of(pos);
         self.stack.pop();
         s
@@ -189,11 +231,14 @@ impl Translator<'_> {
     }
 
     fn materialize(&mut self, pos: usize) {
-        if let Opd::Local(l) = self.stack[pos] {
-            let dst = self.canonical(pos);
-            self.emit(Instr::Copy { dst, src: l });
-            self.stack[pos] = Opd::Canonical;
-        }
+        let src = match self.stack[pos] {
+            Opd::Canonical => return,
+            Opd::Local(l) => Src::Slot(l),
+            Opd::Const(v) => Src::Const(v),
+        };
+        let dst = self.canonical(pos);
+        self.emit_move(dst, src);
+        self.stack[pos] = Opd::Canonical;
     }
 
     fn materialize_top(&mut self, n: usize) {
@@ -228,37 +273,40 @@ impl Translator<'_> {
         self.emit_result(|dst| make(dst, a, b));
     }
 
-    /// If the stack top was just produced by a `Const`, removes that instruction and returns it.
-    fn take_const_top(&mut self) -> Option<u64> {
-        let idx = self.last_result?;
-        if idx + 1 != self.code.len() {
-            return None;
+    /// A binary operator whose right operand may be an immediate: with a constant on top of the
+    /// stack that fits (`wide`: i64 operators need the value to fit in i32 sign-extended), emits
+    /// the immediate form.
+    fn binary_imm(&mut self, wide: bool, make: fn(Slot, Slot, Slot) -> Instr, make_imm: fn(Slot, Slot, i32) -> Instr) {
+        if let Some(c) = self.top_const() {
+            let imm = if wide { i32::try_from(c as i64).ok() } else { Some(c as u32 as i32) };
+            if let Some(imm) = imm {
+                self.stack.pop();
+                let a = self.pop();
+                self.emit_result(|dst| make_imm(dst, a, imm));
+                return;
+            }
         }
-        if let Instr::Const { lo, hi, .. } = self.code[idx] {
-            self.code.pop();
-            self.offsets.pop();
-            self.last_result = None;
-            self.stack.pop();
-            return Some((hi as u64) << 32 | lo as u64);
-        }
-        None
+        self.binary(make);
     }
 
-    fn add_imm(&mut self, is64: bool, negate: bool, make: fn(Slot, Slot, Slot) -> Instr) {
-        if let Some(c) = self.take_const_top() {
-            let imm = if is64 { c as i64 } else { c as u32 as i32 as i64 };
-            let imm = if negate { imm.checked_neg() } else { Some(imm) };
-            if let Some(imm) = imm.and_then(|i| i32::try_from(i).ok()) {
+    /// `sub` with a constant becomes `add` of the negated constant.
+    fn sub_imm(&mut self, wide: bool, make: fn(Slot, Slot, Slot) -> Instr) {
+        if let Some(c) = self.top_const() {
+            let neg = if wide {
+                (c as i64).checked_neg().and_then(|n| i32::try_from(n).ok())
+            } else {
+                Some((c as u32 as i32).wrapping_neg())
+            };
+            if let Some(imm) = neg {
+                self.stack.pop();
                 let a = self.pop();
-                if is64 {
+                if wide {
                     self.emit_result(|dst| Instr::I64AddImm { dst, a, imm });
                 } else {
                     self.emit_result(|dst| Instr::I32AddImm { dst, a, imm });
                 }
                 return;
             }
-            // Does not fit: put the constant back.
-            self.emit_result(|dst| Instr::Const { dst, lo: c as u32, hi: (c >> 32) as u32 });
         }
         self.binary(make);
     }
@@ -269,13 +317,34 @@ impl Translator<'_> {
     }
 
     fn store(&mut self, offset: u64, make: fn(Slot, Slot, u32) -> Instr) {
+        if let Some(c) = self.top_const() {
+            let probe = make(0, 0, 0);
+            let imm = match probe {
+                Instr::I32Store { .. } => Some((true, c as u32 as i32)),
+                Instr::I64Store { .. } => i32::try_from(c as i64).ok().map(|i| (false, i)),
+                _ => None,
+            };
+            if let Some((is32, imm)) = imm {
+                self.stack.pop();
+                let addr = self.pop();
+                let offset = offset as u32;
+                self.emit(if is32 {
+                    Instr::I32StoreImm { addr, imm, offset }
+                } else {
+                    Instr::I64StoreImm { addr, imm, offset }
+                });
+                return;
+            }
+        }
         let val = self.pop();
         let addr = self.pop();
         self.emit(make(addr, val, offset as u32));
     }
 
     fn constant(&mut self, v: u64) {
-        self.emit_result(|dst| Instr::Const { dst, lo: v as u32, hi: (v >> 32) as u32 });
+        self.stack.push(Opd::Const(v));
+        self.max_height = self.max_height.max(self.stack.len());
+        self.last_result = None;
     }
 
     fn block_arity(&self, bt: BlockType) -> Result<(u32, u32), Error> {
@@ -345,12 +414,15 @@ impl Translator<'_> {
     }
 
     /// The moves a branch to `depth` needs: (dst, src) pairs, in a safe order.
-    fn branch_moves(&self, depth: u32) -> Vec<(Slot, Slot)> {
+    fn branch_moves(&self, depth: u32) -> Vec<(Slot, Src)> {
         let label = self.ctrl.len() - 1 - depth as usize;
         let arity = self.label_arity(depth);
         let h = self.stack.len();
         let dst_base = if label == 0 { 0 } else { self.canonical(self.ctrl[label].height) };
-        (0..arity).map(|i| (dst_base + i as Slot, self.slot_of(h - arity + i))).filter(|(d, s)| d != s).collect()
+        (0..arity)
+            .map(|i| (dst_base + i as Slot, self.src_of(h - arity + i)))
+            .filter(|(d, s)| *s != Src::Slot(*d))
+            .collect()
     }
 
     /// Emits the moves and the jump of a taken branch to `depth`.
@@ -360,7 +432,7 @@ impl Translator<'_> {
             return;
         }
         for (dst, src) in self.branch_moves(depth) {
-            self.emit(Instr::Copy { dst, src });
+            self.emit_move(dst, src);
         }
         self.jump_instr(depth, Instr::Br { target: 0 });
     }
@@ -371,17 +443,15 @@ impl Translator<'_> {
         let n = self.ctrl[0].results as usize;
         let h = self.stack.len();
         if n == 1 {
-            let src = self.slot_of(h - 1);
-            if src != 0 {
-                self.emit(Instr::Copy { dst: 0, src });
-            }
+            let src = self.src_of(h - 1);
+            self.emit_move(0, src);
         } else if n > 1 {
             // Results may come from locals that earlier moves would overwrite: stage them in
             // their canonical slots first, which lie above every result slot.
             for pos in h - n..h {
-                if let Opd::Local(l) = self.stack[pos] {
-                    let dst = self.canonical(pos);
-                    self.emit(Instr::Copy { dst, src: l });
+                if self.stack[pos] != Opd::Canonical {
+                    let (dst, src) = (self.canonical(pos), self.src_of(pos));
+                    self.emit_move(dst, src);
                 }
             }
             let src = self.canonical(h - n);
@@ -435,6 +505,41 @@ impl Translator<'_> {
             (Instr::I32LeU { a, b, .. }, false) | (Instr::I32GtU { a, b, .. }, true) => {
                 Instr::BrIfI32GeU { a: b, b: a, target: t }
             }
+            (Instr::I32EqImm { a, imm, .. }, false) | (Instr::I32NeImm { a, imm, .. }, true) => {
+                Instr::BrIfI32EqImm { a, imm, target: t }
+            }
+            (Instr::I32NeImm { a, imm, .. }, false) | (Instr::I32EqImm { a, imm, .. }, true) => {
+                Instr::BrIfI32NeImm { a, imm, target: t }
+            }
+            (Instr::I32LtSImm { a, imm, .. }, false) | (Instr::I32GeSImm { a, imm, .. }, true) => {
+                Instr::BrIfI32LtSImm { a, imm, target: t }
+            }
+            (Instr::I32LtUImm { a, imm, .. }, false) | (Instr::I32GeUImm { a, imm, .. }, true) => {
+                Instr::BrIfI32LtUImm { a, imm, target: t }
+            }
+            (Instr::I32GeSImm { a, imm, .. }, false) | (Instr::I32LtSImm { a, imm, .. }, true) => {
+                Instr::BrIfI32GeSImm { a, imm, target: t }
+            }
+            (Instr::I32GeUImm { a, imm, .. }, false) | (Instr::I32LtUImm { a, imm, .. }, true) => {
+                Instr::BrIfI32GeUImm { a, imm, target: t }
+            }
+            // a > imm  <=>  a >= imm + 1;  a <= imm  <=>  a < imm + 1 (when imm + 1 does not wrap).
+            (Instr::I32GtSImm { a, imm, .. }, false) | (Instr::I32LeSImm { a, imm, .. }, true) if imm != i32::MAX => {
+                Instr::BrIfI32GeSImm { a, imm: imm + 1, target: t }
+            }
+            (Instr::I32LeSImm { a, imm, .. }, false) | (Instr::I32GtSImm { a, imm, .. }, true) if imm != i32::MAX => {
+                Instr::BrIfI32LtSImm { a, imm: imm + 1, target: t }
+            }
+            (Instr::I32GtUImm { a, imm, .. }, false) | (Instr::I32LeUImm { a, imm, .. }, true)
+                if imm as u32 != u32::MAX =>
+            {
+                Instr::BrIfI32GeUImm { a, imm: (imm as u32 + 1) as i32, target: t }
+            }
+            (Instr::I32LeUImm { a, imm, .. }, false) | (Instr::I32GtUImm { a, imm, .. }, true)
+                if imm as u32 != u32::MAX =>
+            {
+                Instr::BrIfI32LtUImm { a, imm: (imm as u32 + 1) as i32, target: t }
+            }
             (Instr::I32Eqz { src, .. }, false) => Instr::BrIfEqz { cond: src, target: t },
             (Instr::I32Eqz { src, .. }, true) => Instr::BrIfNez { cond: src, target: t },
             _ => return None,
@@ -462,6 +567,15 @@ impl Translator<'_> {
 
     fn local_set(&mut self, local: u32, tee: bool) {
         let pos = self.stack.len() - 1;
+        if let Opd::Const(v) = self.stack[pos] {
+            self.stack.pop();
+            self.materialize_local(local);
+            self.emit_move(local, Src::Const(v));
+            if tee {
+                self.stack.push(Opd::Const(v));
+            }
+            return;
+        }
         let top_is_fresh = self.stack[pos] == Opd::Canonical
             && self.last_result == Some(self.code.len() - 1)
             && !self.stack.contains(&Opd::Local(local));
@@ -813,12 +927,12 @@ impl Translator<'_> {
             O::I64Const { value } => self.constant(value as u64),
             O::F32Const { value } => self.constant(value.bits() as u64),
             O::F64Const { value } => self.constant(value.bits()),
-            O::I32Add => self.add_imm(false, false, |dst, a, b| I::I32Add { dst, a, b }),
-            O::I32Sub => self.add_imm(false, true, |dst, a, b| I::I32Sub { dst, a, b }),
-            O::I64Add => self.add_imm(true, false, |dst, a, b| I::I64Add { dst, a, b }),
-            O::I64Sub => self.add_imm(true, true, |dst, a, b| I::I64Sub { dst, a, b }),
+            O::I32Sub => self.sub_imm(false, |dst, a, b| I::I32Sub { dst, a, b }),
+            O::I64Sub => self.sub_imm(true, |dst, a, b| I::I64Sub { dst, a, b }),
             other => {
-                if let Some(make) = binary_instr(&other) {
+                if let Some((wide, make, make_imm)) = binary_imm_instr(&other) {
+                    self.binary_imm(wide, make, make_imm);
+                } else if let Some(make) = binary_instr(&other) {
                     self.binary(make);
                 } else if let Some(make) = unary_instr(&other) {
                     self.unary(make);
@@ -831,6 +945,32 @@ impl Translator<'_> {
     }
 }
 
+type MakeBin = fn(Slot, Slot, Slot) -> Instr;
+type MakeImm = fn(Slot, Slot, i32) -> Instr;
+
+macro_rules! map_binary_imm {
+    ($($op:ident => $imm:ident, $wide:expr;)*) => {
+        /// Binary operators with an immediate form: (is i64, register form, immediate form).
+        fn binary_imm_instr(op: &Operator<'_>) -> Option<(bool, MakeBin, MakeImm)> {
+            Some(match op {
+                $( Operator::$op => ($wide, |dst, a, b| Instr::$op { dst, a, b }, |dst, a, imm| Instr::$imm { dst, a, imm }), )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+map_binary_imm! {
+    I32Add => I32AddImm, false; I32Mul => I32MulImm, false; I32And => I32AndImm, false;
+    I32Or => I32OrImm, false; I32Xor => I32XorImm, false; I32Shl => I32ShlImm, false;
+    I32ShrS => I32ShrSImm, false; I32ShrU => I32ShrUImm, false;
+    I32Eq => I32EqImm, false; I32Ne => I32NeImm, false; I32LtS => I32LtSImm, false; I32LtU => I32LtUImm, false;
+    I32GtS => I32GtSImm, false; I32GtU => I32GtUImm, false; I32LeS => I32LeSImm, false; I32LeU => I32LeUImm, false;
+    I32GeS => I32GeSImm, false; I32GeU => I32GeUImm, false;
+    I64Add => I64AddImm, true; I64Mul => I64MulImm, true; I64And => I64AndImm, true; I64Or => I64OrImm, true;
+    I64Xor => I64XorImm, true; I64Shl => I64ShlImm, true; I64ShrS => I64ShrSImm, true; I64ShrU => I64ShrUImm, true;
+}
+
 fn branch_target_mut(i: &mut Instr) -> Option<&mut u32> {
     match i {
         Instr::Br { target: t }
@@ -841,7 +981,13 @@ fn branch_target_mut(i: &mut Instr) -> Option<&mut u32> {
         | Instr::BrIfI32LtS { target: t, .. }
         | Instr::BrIfI32LtU { target: t, .. }
         | Instr::BrIfI32GeS { target: t, .. }
-        | Instr::BrIfI32GeU { target: t, .. } => Some(t),
+        | Instr::BrIfI32GeU { target: t, .. }
+        | Instr::BrIfI32EqImm { target: t, .. }
+        | Instr::BrIfI32NeImm { target: t, .. }
+        | Instr::BrIfI32LtSImm { target: t, .. }
+        | Instr::BrIfI32LtUImm { target: t, .. }
+        | Instr::BrIfI32GeSImm { target: t, .. }
+        | Instr::BrIfI32GeUImm { target: t, .. } => Some(t),
         _ => None,
     }
 }
@@ -856,6 +1002,12 @@ fn negate_jump(i: Instr) -> Instr {
         Instr::BrIfI32GeS { a, b, target } => Instr::BrIfI32LtS { a, b, target },
         Instr::BrIfI32LtU { a, b, target } => Instr::BrIfI32GeU { a, b, target },
         Instr::BrIfI32GeU { a, b, target } => Instr::BrIfI32LtU { a, b, target },
+        Instr::BrIfI32EqImm { a, imm, target } => Instr::BrIfI32NeImm { a, imm, target },
+        Instr::BrIfI32NeImm { a, imm, target } => Instr::BrIfI32EqImm { a, imm, target },
+        Instr::BrIfI32LtSImm { a, imm, target } => Instr::BrIfI32GeSImm { a, imm, target },
+        Instr::BrIfI32GeSImm { a, imm, target } => Instr::BrIfI32LtSImm { a, imm, target },
+        Instr::BrIfI32LtUImm { a, imm, target } => Instr::BrIfI32GeUImm { a, imm, target },
+        Instr::BrIfI32GeUImm { a, imm, target } => Instr::BrIfI32LtUImm { a, imm, target },
         other => other,
     }
 }
