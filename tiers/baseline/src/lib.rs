@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 extern crate alloc;
 
+pub mod emit;
+
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
 use kwasm_runtime::{Error, FuncAddr, Store, Trap};
 
