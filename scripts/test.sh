@@ -4,11 +4,14 @@
 # a prepared one. Steps, each with a banner and its duration; the first failure stops the run:
 #
 #   1. cargo fmt --check            (the workspace and kmod/rt)
-#   2. cargo clippy -D warnings     (every workspace crate and target; kmod/rt with and without
-#                                    its `kernel` feature)
+#   2. cargo clippy -D warnings     (every workspace crate and target; kmod/rt with no features,
+#                                    with `kernel`, and with the JIT tiers)
 #   3. cargo test --workspace       (unit tests, the spec suite, WASI end-to-end, workloads)
 #   4. cargo xtask nostd-check      (runtime + interp as a no_std staticlib for the kernel target,
-#                                    symbol/relocation checks, run from a C host)
+#                                    symbol/relocation checks, run from a C host; then the same
+#                                    with the optimizing and baseline tiers, compiling and running
+#                                    wasm with Cranelift and dynasm + our sink; cold ~7 min, cached
+#                                    in target/nostd-jit)
 #   5. cargo xtask kernel           (the Rust-for-Linux test kernel: installs the Debian packages
 #                                    and bindgen-cli it needs, builds once, then a cache hit in
 #                                    ${KWASM_CACHE:-~/.cache/kwasm}; ~7-18 min cold on 2 cores)
@@ -77,7 +80,7 @@ fmt_check() {
 clippy_check() {
     cargo clippy --workspace --all-targets --locked -- -D warnings
     local feature
-    for feature in "" kernel; do
+    for feature in "" kernel optimizing,baseline; do
         CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/nostd/host-clippy" \
             cargo clippy --manifest-path kmod/rt/Cargo.toml ${feature:+--features "$feature"} -- -D warnings
     done

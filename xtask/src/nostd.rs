@@ -15,8 +15,15 @@
 //!    static relocation model + kernel code model) that runs the embedded module and checks the
 //!    results.
 //!
-//! The build uses its own target directory (`target/nostd`, or `$CARGO_TARGET_DIR/nostd`) so that
-//! it never disturbs the workspace's user-space builds.
+//! All of this runs twice: once for the default library (interpreter only, as the kernel module
+//! links it) and once for the JIT variant (`--features optimizing,baseline`), whose C host also
+//! provides executable memory (mmap RW, then mprotect RX) and compiles the test module with
+//! Cranelift and with the baseline tier (dynasm into our no_std sink), running each on a painted
+//! stack to measure what a compile takes.
+//!
+//! The builds use their own target directories (`target/nostd` and `target/nostd-jit`, or the
+//! same under `$CARGO_TARGET_DIR`) so that they never disturb the workspace's user-space builds
+//! or each other's cache (the JIT variant's cold build, Cranelift with fat LTO, takes minutes).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,8 +46,56 @@ const APT_HINT: &str = "apt-get install -y --no-install-recommends rustc-web rus
 /// archive's own `compiler_builtins` (its `mem` functions are on for `x86_64-unknown-none`).
 pub const ALLOWED_UNDEFINED: &[&str] = &["kwasm_rt_abort"];
 
+/// What the host must provide in addition when a JIT tier is built in: executable memory.
+pub const JIT_UNDEFINED: &[&str] = &["kwasm_rt_exec_alloc", "kwasm_rt_exec_free", "kwasm_rt_exec_protect"];
+
 /// The C API the object exports; every other symbol is made local.
 pub const API: &[&str] = &["kwasm_rt_heap_peak", "kwasm_rt_last_error", "kwasm_rt_selftest"];
+
+/// The API the JIT variant adds.
+pub const JIT_API: &[&str] = &["kwasm_rt_selftest_tier"];
+
+/// One way of building `kmod/rt`.
+pub struct Variant {
+    /// For messages and the output directory.
+    pub name: &'static str,
+    /// Cargo features of `kwasm-kmod-rt`.
+    pub features: &'static [&'static str],
+    /// Target directory under the nostd root (`target/` or `$CARGO_TARGET_DIR`).
+    pub target_subdir: &'static str,
+    /// Symbols the host provides.
+    pub undefined: Vec<&'static str>,
+    /// Symbols left global.
+    pub api: Vec<&'static str>,
+    /// `-D` flags for the C host.
+    pub host_defines: &'static [&'static str],
+}
+
+impl Variant {
+    /// Runtime + interpreter, as the kernel module links it today.
+    pub fn default_lib() -> Self {
+        Variant {
+            name: "runtime + interp",
+            features: &[],
+            target_subdir: "nostd",
+            undefined: ALLOWED_UNDEFINED.to_vec(),
+            api: API.to_vec(),
+            host_defines: &[],
+        }
+    }
+
+    /// Runtime + interpreter + the optimizing and baseline tiers.
+    pub fn jit() -> Self {
+        Variant {
+            name: "runtime + interp + optimizing + baseline",
+            features: &["optimizing", "baseline"],
+            target_subdir: "nostd-jit",
+            undefined: [ALLOWED_UNDEFINED, JIT_UNDEFINED].concat(),
+            api: [API, JIT_API].concat(),
+            host_defines: &["-DKWASM_RT_JIT"],
+        }
+    }
+}
 
 /// Relocation types the Linux 6.12 x86-64 module loader (`apply_relocate_add`) accepts.
 pub const KERNEL_RELOCS: &[&str] = &[
@@ -67,10 +122,10 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent directory").to_path_buf()
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+fn target_dir(root: &Path, subdir: &str) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir).join("nostd"),
-        None => root.join("target").join("nostd"),
+        Some(dir) => PathBuf::from(dir).join(subdir),
+        None => root.join("target").join(subdir),
     }
 }
 
@@ -160,22 +215,26 @@ fn preflight(p: &Progress) -> Result<PathBuf, String> {
 }
 
 /// Builds `kmod/rt` for the kernel target and produces the object a kernel module links.
-pub fn build(root: &Path, p: &Progress) -> Result<NostdBuild, String> {
-    let cargo = preflight(p)?;
-    let tdir = target_dir(root);
+pub fn build(root: &Path, cargo: &Path, variant: &Variant, p: &Progress) -> Result<NostdBuild, String> {
+    let tdir = target_dir(root, variant.target_subdir);
     let manifest = root.join("kmod/rt/Cargo.toml");
     p.say(format!(
-        "building kwasm-kmod-rt (kwasm-runtime + kwasm-interp, no default features) as a staticlib for {TARGET} \
-         (-Zbuild-std=core,alloc; RUSTFLAGS: {RUSTFLAGS}; target dir {})",
+        "building kwasm-kmod-rt ({}; crate features {:?}, dependencies without default features) as a staticlib \
+         for {TARGET} (-Zbuild-std=core,alloc; RUSTFLAGS: {RUSTFLAGS}; target dir {})",
+        variant.name,
+        variant.features,
         tdir.display()
     ));
-    let mut cmd = Command::new(&cargo);
+    let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "-Zbuild-std=core,alloc", "--target", TARGET, "--manifest-path"])
         .arg(&manifest)
         .env("RUSTC", RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUSTFLAGS", RUSTFLAGS)
         .env("CARGO_TARGET_DIR", &tdir);
+    if !variant.features.is_empty() {
+        cmd.arg("--features").arg(variant.features.join(","));
+    }
     // Nothing from the outer (rustup, user-space) build may leak into this one.
     for var in [
         "RUSTC_WRAPPER",
@@ -216,7 +275,7 @@ pub fn build(root: &Path, p: &Progress) -> Result<NostdBuild, String> {
             .arg(&stripped),
     )?;
     let mut localize = Command::new("objcopy");
-    for sym in API {
+    for sym in &variant.api {
         localize.arg(format!("--keep-global-symbol={sym}"));
     }
     output(localize.arg(&stripped).arg(&object))?;
@@ -230,13 +289,13 @@ fn nm_names(args: &[&str], file: &Path) -> Result<Vec<String>, String> {
     Ok(text.lines().filter_map(|l| l.split_whitespace().last()).map(str::to_string).collect())
 }
 
-/// (a) Undefined symbols: only [`ALLOWED_UNDEFINED`]; and nothing from `std`.
-fn check_symbols(object: &Path, p: &Progress) -> Result<(), String> {
+/// (a) Undefined symbols: only the variant's allow-list; and nothing from `std`.
+fn check_symbols(object: &Path, allowed: &[&str], p: &Progress) -> Result<(), String> {
     let undefined = nm_names(&["-u"], object)?;
-    let unexpected: Vec<&String> = undefined.iter().filter(|s| !ALLOWED_UNDEFINED.contains(&s.as_str())).collect();
+    let unexpected: Vec<&String> = undefined.iter().filter(|s| !allowed.contains(&s.as_str())).collect();
     if !unexpected.is_empty() {
         return Err(format!(
-            "the no_std object has undefined symbols outside the allow-list {ALLOWED_UNDEFINED:?} \
+            "the no_std object has undefined symbols outside the allow-list {allowed:?} \
              (a kernel module could not resolve them): {unexpected:?}"
         ));
     }
@@ -251,7 +310,7 @@ fn check_symbols(object: &Path, p: &Progress) -> Result<(), String> {
     }
     let defined = all.lines().filter(|l| !l.trim_start().starts_with("U ")).count();
     p.say(format!(
-        "symbols ok: {defined} defined, undefined only {undefined:?} (allow-list {ALLOWED_UNDEFINED:?}); \
+        "symbols ok: {defined} defined, undefined only {undefined:?} (allow-list {allowed:?}); \
          memcpy/memset/soft-float helpers come from compiler_builtins; no std symbols"
     ));
     Ok(())
@@ -314,29 +373,40 @@ fn sizes(object: &Path) -> String {
 }
 
 /// (d) Links the localized object into the C host and runs it.
-fn run_c_host(root: &Path, build: &NostdBuild, p: &Progress) -> Result<(), String> {
+fn run_c_host(root: &Path, build: &NostdBuild, variant: &Variant, p: &Progress) -> Result<(), String> {
     let object = &build.object;
     let globals = nm_names(&["-g", "--defined-only"], object)?;
-    let mut want: Vec<String> = API.iter().map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = variant.api.iter().map(|s| s.to_string()).collect();
     want.sort();
     let mut got = globals.clone();
     got.sort();
     if got != want {
         return Err(format!("after localizing, the global symbols are {got:?}, expected exactly {want:?}"));
     }
-    p.say(format!("localized {}: global symbols are exactly the API {API:?} ({})", object.display(), sizes(object)));
+    p.say(format!(
+        "localized {}: global symbols are exactly the API {:?} ({})",
+        object.display(),
+        variant.api,
+        sizes(object)
+    ));
     let rt = root.join("kmod/rt");
     let exe = object.with_file_name("selftest");
     output(
         Command::new("gcc")
-            .args(["-O2", "-no-pie", "-Wall", "-Wextra", "-Werror", "-I"])
+            .args(["-O2", "-no-pie", "-Wall", "-Wextra", "-Werror"])
+            .args(variant.host_defines)
+            .arg("-I")
             .arg(rt.join("include"))
             .arg(rt.join("host/selftest.c"))
             .arg(object)
             .arg("-o")
             .arg(&exe),
     )?;
-    p.say(format!("linked the C host {} (gcc -no-pie host/selftest.c rt.o); running it:", exe.display()));
+    p.say(format!(
+        "linked the C host {} (gcc -no-pie {}host/selftest.c rt.o); running it:",
+        exe.display(),
+        variant.host_defines.iter().map(|d| format!("{d} ")).collect::<String>()
+    ));
     let out = Command::new(&exe).output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
@@ -356,11 +426,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let p = Progress(Instant::now());
     let root = repo_root();
-    let build = build(&root, &p)?;
-    check_symbols(&build.merged, &p)?;
-    check_relocations(&[&build.archive, &build.object], &p)?;
-    check_no_simd(&build.object, &p)?;
-    run_c_host(&root, &build, &p)?;
-    p.say("PASS: runtime + interp build without std for the kernel target, link into C and run wasm");
+    let cargo = preflight(&p)?;
+    for variant in [Variant::default_lib(), Variant::jit()] {
+        let build = build(&root, &cargo, &variant, &p)?;
+        check_symbols(&build.merged, &variant.undefined, &p)?;
+        check_relocations(&[&build.archive, &build.object], &p)?;
+        check_no_simd(&build.object, &p)?;
+        run_c_host(&root, &build, &variant, &p)?;
+        p.say(format!("PASS ({}): builds without std for the kernel target, links into C and runs wasm", variant.name));
+    }
     Ok(())
 }

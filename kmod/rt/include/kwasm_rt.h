@@ -16,6 +16,7 @@
 #define KWASM_RT_ENOEXPORT (-4)    /* export missing */
 #define KWASM_RT_ETRAP (-5)        /* the function trapped */
 #define KWASM_RT_EBADRESULT (-6)   /* unexpected result type */
+#define KWASM_RT_ENOTIER (-7)      /* the tier is not built into this library */
 
 #define KWASM_RT_FUNC_FAC 0   /* i64 fac(i64 n) = n! (recursive) */
 #define KWASM_RT_FUNC_SUMSQ 1 /* i32 sumsq(i32 n) = sum of i*i for i < n through linear memory; traps for n > 16384 */
@@ -24,6 +25,22 @@
  * Returns KWASM_RT_OK and stores the result in *result, or a negative KWASM_RT_E* code. Calls must
  * not overlap. */
 int kwasm_rt_selftest(uint32_t func, int64_t arg, int64_t *result);
+
+/* JIT tiers (only in a library built with feature "optimizing" and/or "baseline"). */
+#define KWASM_RT_TIER_INTERP 0
+#define KWASM_RT_TIER_BASELINE 1
+#define KWASM_RT_TIER_OPTIMIZING 2
+
+/* Like kwasm_rt_selftest, with the given KWASM_RT_TIER_*: compiles the test module's functions
+ * (into memory from kwasm_rt_exec_*) and runs them. KWASM_RT_ENOTIER if the tier is not built in.
+ * A Cranelift compile needs about 64 KiB of stack. */
+int kwasm_rt_selftest_tier(uint32_t tier, uint32_t func, int64_t arg, int64_t *result);
+
+/* Provided by the host of a library with a JIT tier: len bytes (a multiple of 4096) of page-aligned
+ * read + write memory, or NULL; make it read + execute and not writable (W^X: 0 or -errno); free it. */
+void *kwasm_rt_exec_alloc(size_t len);
+int kwasm_rt_exec_protect(void *ptr, size_t len);
+void kwasm_rt_exec_free(void *ptr, size_t len);
 
 /* NUL-terminated description of the last failure (empty after a success). */
 const char *kwasm_rt_last_error(void);

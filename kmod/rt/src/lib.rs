@@ -21,6 +21,11 @@ extern crate alloc;
 #[cfg(feature = "kernel")]
 pub mod kernel;
 
+/// The JIT tiers' self-test and executable memory from the host (features `optimizing`,
+/// `baseline`).
+#[cfg(any(feature = "optimizing", feature = "baseline"))]
+pub mod jit;
+
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::alloc::{GlobalAlloc, Layout};
@@ -31,7 +36,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use kwasm_interp::Interpreter;
 use kwasm_runtime::platform::NullPlatform;
-use kwasm_runtime::{Extern, Knobs, Module, Store, Val};
+use kwasm_runtime::tier::Tier;
+use kwasm_runtime::{Extern, Knobs, Module, Platform, Store, Val};
 
 /// The embedded test module, written as bytes so that no WAT assembler is needed at build time.
 /// Its text form:
@@ -113,6 +119,8 @@ pub const KWASM_RT_ENOEXPORT: i32 = -4;
 pub const KWASM_RT_ETRAP: i32 = -5;
 /// The function returned something other than one value of the expected type.
 pub const KWASM_RT_EBADRESULT: i32 = -6;
+/// The requested tier is not built into this library (see the crate features).
+pub const KWASM_RT_ENOTIER: i32 = -7;
 
 /// Validates and instantiates [`TEST_MODULE`] in a fresh store with the interpreter tier and a
 /// [`NullPlatform`], then calls one of its exports with `arg`: `func` 0 is `fac` (i64 → i64),
@@ -138,6 +146,12 @@ pub unsafe extern "C" fn kwasm_rt_selftest(func: u32, arg: i64, result: *mut i64
 }
 
 fn selftest(func: u32, arg: i64) -> Result<i64, i32> {
+    run_test_module(Arc::new(Interpreter::new()), Box::new(NullPlatform), func, arg)
+}
+
+/// Runs export `func` of [`TEST_MODULE`] with `arg` in a fresh store of `tier` over `platform`
+/// (see [`kwasm_rt_selftest`]).
+fn run_test_module(tier: Arc<dyn Tier>, platform: Box<dyn Platform>, func: u32, arg: i64) -> Result<i64, i32> {
     let (name, arg) = match func {
         0 => ("fac", Val::I64(arg)),
         1 => ("sumsq", Val::I32(arg as i32)),
@@ -150,7 +164,7 @@ fn selftest(func: u32, arg: i64) -> Result<i64, i32> {
         set_last_error(format_args!("invalid module: {e}"));
         KWASM_RT_EINVALID
     })?;
-    let mut store = Store::new(Arc::new(Interpreter::new()), Knobs::default(), Box::new(NullPlatform));
+    let mut store = Store::new(tier, Knobs::default(), platform);
     let instance = store.instantiate(Arc::new(module), &[]).map_err(|e| {
         set_last_error(format_args!("instantiation failed: {e}"));
         KWASM_RT_EINSTANTIATE
@@ -244,7 +258,12 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 // most recent block gives its space back, reallocating it grows it in place, and when no block is
 // live the whole arena is reused, so repeated self-tests do not run out.
 
+#[cfg(not(all(any(feature = "optimizing", feature = "baseline"), not(feature = "kernel"))))]
 const ARENA_SIZE: usize = 1 << 20;
+/// Compiling with Cranelift allocates far more than interpreting the test module does (and the
+/// bump allocator reuses space only when everything is freed); bss costs nothing in the C host.
+#[cfg(all(any(feature = "optimizing", feature = "baseline"), not(feature = "kernel")))]
+const ARENA_SIZE: usize = 64 << 20;
 
 #[repr(C, align(4096))]
 struct Arena(UnsafeCell<[u8; ARENA_SIZE]>);
