@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build every experiments/compute/*.c workload twice:
+# Build every experiments/compute/*.c workload (and experiments/wasi/*.c, the WASI programs:
+# echo server, file I/O) twice:
 #   experiments/build/wasm/NAME.wasm   clang-19 --target=wasm32-wasi -O2 (wasi-libc)
 #   experiments/build/native/NAME      gcc -O2 (glibc), the reference for output and time
 #
@@ -11,6 +12,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src_dir="$here/compute"
+wasi_dir="$here/wasi"
 out_dir="$here/build"
 clang="${CLANG:-clang-19}"
 cc="${CC:-gcc}"
@@ -40,7 +42,7 @@ if [[ $# -gt 0 ]]; then
     names=("$@")
 else
     names=()
-    for f in "$src_dir"/*.c; do
+    for f in "$src_dir"/*.c "$wasi_dir"/*.c; do
         names+=("$(basename "$f" .c)")
     done
 fi
@@ -52,7 +54,8 @@ stale() {
 
 for name in "${names[@]}"; do
     src="$src_dir/$name.c"
-    [[ -f "$src" ]] || die "no such workload: $src"
+    [[ -f "$src" ]] || src="$wasi_dir/$name.c"
+    [[ -f "$src" ]] || die "no such workload: $name (neither compute/ nor wasi/)"
 
     wasm="$out_dir/wasm/$name.wasm"
     if stale "$wasm" "$src"; then

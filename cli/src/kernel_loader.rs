@@ -7,15 +7,22 @@
 //! `kwasm_runtime::kabi` (the Rust side of `kmod/include/uapi/kwasm.h`).
 //!
 //! Supported options: `--env K[=V]`, `--fuel N`, `--knob fuel=N|max_memory_pages=N`,
-//! `--tier interp`. Everything else is a system-wide setting in `/sys/kernel/kwasm/` (the
-//! kernel uses those knobs for every run) or not available in kernel mode yet (`--dir`,
-//! `--tcplisten`), and is refused with a message rather than silently ignored.
+//! `--tier interp`, `--tcplisten ADDR:PORT` and `--dir HOST[::GUEST]` (ABI 3). Everything else is
+//! a system-wide setting in `/sys/kernel/kwasm/` (the kernel uses those knobs for every run) and
+//! is refused with a message rather than silently ignored.
+//!
+//! `--tcplisten` and `--dir` work as in user mode, and the privileged part stays here: this
+//! process binds and listens (normal permission checks) and opens the directories, and passes
+//! the fds; the kernel takes references to them in this task (`sockfd_lookup`/`fget`) and
+//! resolves every path the program opens beneath its preopen with `LOOKUP_BENEATH`, as user
+//! mode's `openat2(RESOLVE_BENEATH)` does.
 //!
 //! Hook: `run::main` calls [`intercept`] first; it returns `None` unless `--loader kernel` is
 //! among the options.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -29,6 +36,9 @@ pub(crate) const DEVICE: &str = "/dev/kwasm";
 struct KernelRun {
     knobs: Knobs,
     env: Vec<(String, String)>,
+    tcplisten: Option<String>,
+    /// (host directory, guest path)
+    dirs: Vec<(String, String)>,
     file: String,
     args: Vec<String>,
 }
@@ -72,7 +82,14 @@ pub fn intercept(args: &[String]) -> Option<ExitCode> {
 }
 
 fn parse(args: &[String]) -> Result<KernelRun, String> {
-    let mut r = KernelRun { knobs: Knobs::default(), env: Vec::new(), file: String::new(), args: Vec::new() };
+    let mut r = KernelRun {
+        knobs: Knobs::default(),
+        env: Vec::new(),
+        tcplisten: None,
+        dirs: Vec::new(),
+        file: String::new(),
+        args: Vec::new(),
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         if arg == "--" || !arg.starts_with('-') {
@@ -116,7 +133,14 @@ fn parse(args: &[String]) -> Result<KernelRun, String> {
                     }
                 }
             }
-            "--dir" | "--tcplisten" => return Err(format!("{name} is not available in kernel mode yet")),
+            "--tcplisten" => r.tcplisten = Some(value()?),
+            "--dir" => {
+                let v = value()?;
+                r.dirs.push(match v.split_once("::") {
+                    Some((h, g)) => (h.to_string(), g.to_string()),
+                    None => (v.clone(), v.clone()),
+                });
+            }
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
@@ -186,6 +210,42 @@ fn run(r: &KernelRun) -> ExitCode {
             version.abi_version, version.features
         ));
     }
+    // The listening socket and the directories: opened here, passed as fds (see the module doc).
+    let needs = (r.tcplisten.is_some(), kabi::FEATURE_LISTEN, "--tcplisten");
+    let needs_dirs = (!r.dirs.is_empty(), kabi::FEATURE_PREOPEN_DIRS, "--dir");
+    for (wanted, feature, opt) in [needs, needs_dirs] {
+        if wanted && version.features & feature == 0 {
+            return fail(format_args!(
+                "{opt}: the loaded kwasm.ko (ABI {}) does not support it; load a newer module",
+                version.abi_version
+            ));
+        }
+    }
+    let listener = match &r.tcplisten {
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(format_args!("cannot listen on {addr}: {e}")),
+        },
+        None => None,
+    };
+    let mut dir_files = Vec::new();
+    for (host, _) in &r.dirs {
+        let opened = File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(host);
+        match opened {
+            Ok(d) => dir_files.push(d),
+            Err(e) => return fail(format_args!("cannot open directory {host}: {e}")),
+        }
+    }
+    let preopens: Vec<kabi::Preopen> = dir_files
+        .iter()
+        .zip(&r.dirs)
+        .map(|(d, (_, guest))| kabi::Preopen {
+            fd: d.as_raw_fd(),
+            reserved: 0,
+            path: guest.as_ptr() as u64,
+            path_len: guest.len() as u64,
+        })
+        .collect();
     let mut load = kabi::Load {
         size: std::mem::size_of::<kabi::Load>() as u64,
         wasm: bytes.as_ptr() as u64,
@@ -197,17 +257,20 @@ fn run(r: &KernelRun) -> ExitCode {
         stdin_fd: 0,
         stdout_fd: 1,
         stderr_fd: 2,
-        listen_fd: -1,
+        listen_fd: listener.as_ref().map_or(-1, |l| l.as_raw_fd()),
         max_memory_pages: r.knobs.get(Knob::MaxMemoryPages),
         fuel: r.knobs.get(Knob::Fuel),
         flags: 0,
-        reserved: [0; 4],
+        preopens: if preopens.is_empty() { 0 } else { preopens.as_ptr() as u64 },
+        npreopens: preopens.len() as u64,
+        reserved: [0; 2],
     };
     if let Err(e) = ioctl(&dev, kabi::IOC_LOAD, &mut load) {
         return fail(match e.raw_os_error() {
             Some(libc::ENOEXEC) => format!("{}: not a valid WebAssembly module, or it cannot be instantiated", r.file),
             Some(libc::ENOENT) => "the module exports no `_start` function (it is not a WASI command)".into(),
             Some(libc::E2BIG) => format!("{}: too large for the kernel loader", r.file),
+            Some(libc::ENOTDIR) => "a --dir is not a directory".into(),
             _ => format!("{DEVICE}: load failed: {e}"),
         });
     }

@@ -23,6 +23,13 @@
  *                                      pointers, counts, mutated copies of FILE) and LOAD/RUN on a
  *                                      session; prints "done N ioctls M errno:count..."
  *   vmhelper sessionerr /dev/kwasm     misuse of the session ABI; prints the errno of each case
+ *   vmhelper echoclient PORT CONNS PAR BYTES
+ *                                      a client of an echo server on 127.0.0.1:PORT: CONNS
+ *                                      connections, PAR open at a time, each sending BYTES bytes (a
+ *                                      pattern, in chunks of up to 1500) and reading every byte back
+ *                                      (checked); connects retry for 20 s while the server starts.
+ *                                      Prints "ok CONNS conns TOTAL bytes MS ms RATE conn/s" or what
+ *                                      went wrong
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -38,7 +45,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/syscall.h>
@@ -214,15 +224,18 @@ static int garbage(int n, uint64_t seed, const char *file)
 				l.stderr_fd = -1;
 				l.listen_fd = -1;
 				l.fuel = 100000;
-				switch (rnd() % 10) {
+				switch (rnd() % 12) {
 				case 0: l.wasm = garbage_ptr(wasm); break;
 				case 1: l.wasm_len = rnd() % (2 * wlen + 1); break;
 				case 2: l.args = garbage_ptr(buf); l.args_len = rnd() % 100000; break;
 				case 3: l.env = (uintptr_t)buf; l.env_len = rnd() % 64; break;
 				case 4: l.stdin_fd = rnd() % 64; break;
 				case 5: l.size = rnd() % 256; break;
-				case 6: l.reserved[rnd() % 4] = rnd(); break;
+				case 6: l.reserved[rnd() % 2] = rnd(); break;
 				case 7: l.wasm_len = rnd(); break;
+				/* ABI 3: any fd as the listening socket; preopen arrays of garbage. */
+				case 8: l.listen_fd = (int)(rnd() % 70) - 2; break;
+				case 9: l.preopens = garbage_ptr(buf); l.npreopens = rnd() % 80; break;
 				default: break; /* a mutated module as is */
 				}
 			}
@@ -421,6 +434,99 @@ static int session_errors(void)
 	return 0;
 }
 
+/* A connected socket to 127.0.0.1:port, retrying while nobody listens yet; -1 after 20 s. */
+static int echo_connect(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	double give_up = now_ms() + 20000;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (;;) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (s < 0)
+			return -1;
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return s;
+		close(s);
+		if (errno != ECONNREFUSED || now_ms() > give_up)
+			return -1;
+		usleep(20000);
+	}
+}
+
+static unsigned char echo_byte(long conn, long i)
+{
+	return (unsigned char)(conn * 31 + i * 7 + (i >> 8));
+}
+
+static int echo_client(int port, long conns, long par, long bytes)
+{
+	static unsigned char out[1500], in[65536];
+	int socks[64];
+	double t0 = now_ms();
+	long done = 0;
+
+	if (conns < 1 || par < 1 || par > 64 || bytes < 0) {
+		printf("bad arguments\n");
+		return 1;
+	}
+	while (done < conns) {
+		long batch = conns - done < par ? conns - done : par;
+
+		for (long k = 0; k < batch; k++) {
+			socks[k] = echo_connect(port);
+			if (socks[k] < 0) {
+				printf("connect %s\n", strerrorname_np(errno));
+				return 1;
+			}
+		}
+		/* Interleave: a chunk to each connection, then read back as much from each. */
+		for (long off = 0; off < bytes; off += sizeof(out)) {
+			long n = bytes - off < (long)sizeof(out) ? bytes - off : (long)sizeof(out);
+
+			for (long k = 0; k < batch; k++) {
+				for (long i = 0; i < n; i++)
+					out[i] = echo_byte(done + k, off + i);
+				if (write(socks[k], out, n) != n) {
+					printf("write %s\n", strerrorname_np(errno));
+					return 1;
+				}
+			}
+			for (long k = 0; k < batch; k++) {
+				for (long got = 0; got < n;) {
+					ssize_t r = read(socks[k], in, n - got);
+
+					if (r <= 0) {
+						printf("read %s after %ld of %ld bytes\n", r ? strerrorname_np(errno) : "EOF",
+						       off + got, bytes);
+						return 1;
+					}
+					for (long i = 0; i < r; i++)
+						if (in[i] != echo_byte(done + k, off + got + i)) {
+							printf("mismatch at byte %ld of connection %ld\n", off + got + i, done + k);
+							return 1;
+						}
+					got += r;
+				}
+			}
+		}
+		for (long k = 0; k < batch; k++) {
+			/* Our side closes; the server must see end of stream and close too. */
+			shutdown(socks[k], SHUT_WR);
+			if (read(socks[k], in, 1) != 0) {
+				printf("no end of stream from the server\n");
+				return 1;
+			}
+			close(socks[k]);
+		}
+		done += batch;
+	}
+	double ms = now_ms() - t0;
+	printf("ok %ld conns %ld bytes %.0f ms %.1f conn/s\n", conns, conns * bytes, ms, conns * 1000.0 / (ms > 0 ? ms : 1));
+	return 0;
+}
+
 static int probe(int argc, char **argv)
 {
 	if (argc < 2)
@@ -490,6 +596,8 @@ static int probe(int argc, char **argv)
 		return garbage(atoi(argv[1]), strtoull(argv[2], NULL, 0), argv[3]);
 	if (!strcmp(cmd, "sgarbage") && argc == 4)
 		return session_garbage(atoi(argv[1]), strtoull(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "echoclient") && argc == 5)
+		return echo_client(atoi(argv[1]), atol(argv[2]), atol(argv[3]), atol(argv[4]));
 	if (!strcmp(cmd, "sessionerr") && argc == 2)
 		return session_errors();
 	if (!strcmp(cmd, "run") && argc >= 2)

@@ -7,6 +7,11 @@
 //! INSTANTIATE, REGISTER, INVOKE, GET; `FEATURE_SESSION`). `kwasm wast --loader kernel` drives
 //! the spec suite through it.
 //!
+//! Version 3 gives LOAD's WASI program what `kwasm run` gives it in user space: `listen_fd` (a
+//! listening socket preopened as fd 3, `FEATURE_LISTEN`) and `preopens`/`npreopens` (directories
+//! preopened after it, `FEATURE_PREOPEN_DIRS`), in fields that were reserved (zero) before; the
+//! struct's size and every other field are unchanged.
+//!
 //! Used by the kwasm CLI (`kwasm run --loader kernel`) and by the kernel module. The C header is
 //! the other definition; `cargo xtask kmod` compiles static assertions generated from these types
 //! (sizes and every field offset) against it, so the two cannot drift. Everything here is plain
@@ -15,7 +20,7 @@
 use core::mem::size_of;
 
 /// ABI version spoken by this runtime.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// ioctl "type" byte (unassigned in the kernel's ioctl-number list).
 pub const IOC_MAGIC: u32 = 0xB9;
 
@@ -53,6 +58,13 @@ pub const IOC_GET: u32 = ioc(IOC_READ | IOC_WRITE, 9, size_of::<Get>());
 pub const FEATURE_RUN: u64 = 1 << 0;
 /// `KWASM_FEATURE_SESSION`: SESSION/COMPILE/INSTANTIATE/REGISTER/INVOKE/GET are implemented.
 pub const FEATURE_SESSION: u64 = 1 << 1;
+/// `KWASM_FEATURE_LISTEN`: LOAD takes `listen_fd`, a listening socket preopened as WASI fd 3 (ABI 3).
+pub const FEATURE_LISTEN: u64 = 1 << 2;
+/// `KWASM_FEATURE_PREOPEN_DIRS`: LOAD takes `preopens` (directories beneath which the program may
+/// open files; ABI 3).
+pub const FEATURE_PREOPEN_DIRS: u64 = 1 << 3;
+/// Most directories one LOAD may preopen.
+pub const MAX_PREOPENS: u64 = 64;
 
 /// `KWASM_SESSION_SPECTEST`: define the reference interpreter's `spectest` module for imports.
 pub const SESSION_SPECTEST: u64 = 1 << 0;
@@ -135,8 +147,27 @@ pub struct Load {
     pub fuel: u64,
     /// Must be 0.
     pub flags: u64,
+    /// User pointer to `npreopens` [`Preopen`]s (ABI 3; 0 when `npreopens` is 0).
+    pub preopens: u64,
+    /// Number of preopened directories (at most [`MAX_PREOPENS`]).
+    pub npreopens: u64,
     /// Must be 0.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 2],
+}
+
+/// `struct kwasm_preopen`: a directory of the caller preopened for the program (ABI 3). Its WASI
+/// fd follows stdio and the listening socket, in array order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Preopen {
+    /// The caller's fd of the directory (any open mode, `O_PATH` included).
+    pub fd: i32,
+    /// Must be 0.
+    pub reserved: u32,
+    /// User pointer to the guest path (UTF-8, not NUL-terminated), e.g. `/data` or `.`.
+    pub path: u64,
+    /// Length of the guest path (1..=4096 bytes).
+    pub path_len: u64,
 }
 
 /// `struct kwasm_run_result`.
@@ -448,9 +479,12 @@ pub fn layout_facts() -> alloc::vec::Vec<(alloc::string::String, u64)> {
             max_memory_pages,
             fuel,
             flags,
+            preopens,
+            npreopens,
             reserved
         ]
     );
+    facts!(Preopen, "kwasm_preopen", [fd, reserved, path, path_len]);
     facts!(
         RunResult,
         "kwasm_run_result",
@@ -494,6 +528,9 @@ pub fn layout_facts() -> alloc::vec::Vec<(alloc::string::String, u64)> {
         v.push((name.into(), u64::from(value)));
     }
     v.push(("KWASM_FEATURE_SESSION".into(), FEATURE_SESSION));
+    v.push(("KWASM_FEATURE_LISTEN".into(), FEATURE_LISTEN));
+    v.push(("KWASM_FEATURE_PREOPEN_DIRS".into(), FEATURE_PREOPEN_DIRS));
+    v.push(("KWASM_MAX_PREOPENS".into(), MAX_PREOPENS));
     v.push(("KWASM_SESSION_SPECTEST".into(), SESSION_SPECTEST));
     v.push(("KWASM_COMPILE_VALIDATE_ONLY".into(), COMPILE_VALIDATE_ONLY));
     v.push(("KWASM_ABI_VERSION".into(), u64::from(ABI_VERSION)));

@@ -44,7 +44,27 @@ const KERNEL_RELOCS: &[&str] = &[
     "R_X86_64_PC64",
 ];
 /// Files of `kmod/` that make up the module.
-const MODULE_FILES: &[&str] = &["Kbuild", "kwasm_main.rs", "kwasm_glue.c"];
+const MODULE_FILES: &[&str] = &["Kbuild", "kwasm_main.rs", "kwasm_glue.c", "kwasm_wasi.c"];
+/// Symbols `rt.o` may leave undefined that `kwasm_wasi.c` provides (WASI sockets, waiting, files).
+const WASI_GLUE_SYMBOLS: &[&str] = &[
+    "kwasm_sock_listener",
+    "kwasm_sock_put_listener",
+    "kwasm_sock_accept",
+    "kwasm_sock_release",
+    "kwasm_sock_recv",
+    "kwasm_sock_send",
+    "kwasm_sock_shutdown",
+    "kwasm_wait",
+    "kwasm_yield",
+    "kwasm_cpu_time_ns",
+    "kwasm_file_seek",
+    "kwasm_file_stat",
+    "kwasm_file_pread",
+    "kwasm_file_pwrite",
+    "kwasm_file_is_dir",
+    "kwasm_open_beneath",
+    "kwasm_stat_beneath",
+];
 const HEADERS: &[&str] = &["rt/include/kwasm_rt.h", "rt/include/kwasm_rt_kernel.h", "include/uapi/kwasm.h"];
 
 /// A built module.
@@ -95,8 +115,11 @@ fn build_rt(root: &Path, out: &Path, p: &Progress) -> Result<PathBuf, String> {
         .arg(&object))?;
     // Undefined symbols: only what the glue provides.
     let nm = output(Command::new("nm").args(["-u", "--format=posix"]).arg(&object))?;
-    let bad: Vec<&str> =
-        nm.lines().filter_map(|l| l.split_whitespace().next()).filter(|s| !GLUE_SYMBOLS.contains(s)).collect();
+    let bad: Vec<&str> = nm
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| !GLUE_SYMBOLS.contains(s) && !WASI_GLUE_SYMBOLS.contains(s))
+        .collect();
     if !bad.is_empty() {
         return Err(format!("rt.o has undefined symbols the glue does not provide: {}", bad.join(" ")));
     }

@@ -326,6 +326,30 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     Ok(files)
 }
 
+/// The WASI programs of vm-test's kernel-mode WASI checks, as `/tests/wasi/NAME.wasm`: the echo
+/// server and the file I/O program from `experiments/wasi/` (built by `experiments/build.sh`, which
+/// `workload_files` has run), and `proc` and `sandbox` from `cli/tests/wasi-programs/` (compiled
+/// here the way `cli/tests/wasi.rs` does).
+fn wasi_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = kernel::repo_root();
+    let out = dir.join("wasi");
+    fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    for name in ["echo", "fileio"] {
+        files.push((root.join(format!("experiments/build/wasm/{name}.wasm")), format!("/tests/wasi/{name}.wasm")));
+    }
+    p.say("wasi: clang-19 --target=wasm32-wasi cli/tests/wasi-programs/{proc,sandbox}.c");
+    for name in ["proc", "sandbox"] {
+        let wasm = out.join(format!("{name}.wasm"));
+        run(Command::new("clang-19")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-o"])
+            .arg(&wasm)
+            .arg(root.join(format!("cli/tests/wasi-programs/{name}.c"))))?;
+        files.push((wasm, format!("/tests/wasi/{name}.wasm")));
+    }
+    Ok(files)
+}
+
 /// The WebAssembly testsuite: `$KWASM_TESTSUITE`, else `../shared/testsuite` beside the repo.
 fn testsuite_dir() -> PathBuf {
     match std::env::var_os("KWASM_TESTSUITE") {
@@ -428,6 +452,7 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
     fs::write(&trap_wasm, TRAP_WASM).map_err(|e| e.to_string())?;
     files.push((trap_wasm, "/tests/trap.wasm".to_string()));
     files.extend(workload_files(&p, &dir)?);
+    files.extend(wasi_files(&p, &dir)?);
     files.extend(spec_files(&p, &dir)?);
     // The kwasm CLI (user-mode reference and `--loader kernel`), with its shared libraries.
     files.push((target_root().join("release/kwasm"), "/bin/kwasm".to_string()));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR Apache-2.0 */
 /*
- * /dev/kwasm ioctl ABI, version 2.
+ * /dev/kwasm ioctl ABI, version 3.
  *
  * Defined once here for C; runtime/src/kabi.rs has the same types for Rust (the kwasm CLI and the
  * module's Rust code). `cargo xtask kmod` compiles a check that every size and field offset below
@@ -15,6 +15,8 @@
  * arguments and their globals read, with the spec suite's `spectest` host module on request
  * (`kwasm wast --loader kernel` runs the WebAssembly spec scripts this way). A file is either a
  * LOAD/RUN file or a session, never both (-EBUSY / -EINVAL).
+ * Version 3: LOAD takes a listening socket (listen_fd, WASI fd 3) and preopened directories
+ * (preopens/npreopens, in what were reserved fields), as `kwasm run --tcplisten/--dir` does.
  */
 #ifndef _UAPI_LINUX_KWASM_H
 #define _UAPI_LINUX_KWASM_H
@@ -22,7 +24,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KWASM_ABI_VERSION 2
+#define KWASM_ABI_VERSION 3
 /* 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.12). */
 #define KWASM_IOC_MAGIC 0xB9
 
@@ -34,6 +36,9 @@ struct kwasm_version {
 };
 #define KWASM_FEATURE_RUN (1ULL << 0)     /* LOAD/RUN/RELEASE are implemented */
 #define KWASM_FEATURE_SESSION (1ULL << 1) /* the version-2 session ioctls are implemented */
+#define KWASM_FEATURE_LISTEN (1ULL << 2)  /* LOAD takes listen_fd (version 3) */
+#define KWASM_FEATURE_PREOPEN_DIRS (1ULL << 3) /* LOAD takes preopens (version 3) */
+#define KWASM_MAX_PREOPENS 64
 
 /* KWASM_IOC_LOAD: validate and instantiate a WASI module for this open file (one per file). */
 struct kwasm_load {
@@ -51,7 +56,17 @@ struct kwasm_load {
 	__u64 max_memory_pages; /* 0: the max_memory_pages knob */
 	__u64 fuel;             /* 0: the fuel knob */
 	__u64 flags;            /* must be 0 */
-	__u64 reserved[4];      /* must be 0 */
+	__u64 preopens;         /* user pointer to npreopens struct kwasm_preopen (version 3) */
+	__u64 npreopens;        /* at most KWASM_MAX_PREOPENS */
+	__u64 reserved[2];      /* must be 0 */
+};
+
+/* A directory preopened for a LOAD'ed program: WASI fds after stdio and the socket, in order. */
+struct kwasm_preopen {
+	__s32 fd;       /* caller's fd of the directory (O_PATH is fine) */
+	__u32 reserved; /* must be 0 */
+	__u64 path;     /* user pointer to the guest path, UTF-8, no NUL */
+	__u64 path_len; /* 1..4096 */
 };
 
 /* KWASM_IOC_RUN: run `_start` in the calling task, in kernel mode, until exit, trap or signal. */

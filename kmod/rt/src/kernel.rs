@@ -228,6 +228,7 @@ const E2BIG: c_int = 7;
 const EBADF: c_int = 9;
 const ENOEXEC: c_int = 8;
 const ENOENT: c_int = 2;
+const ENOTDIR: c_int = 20;
 
 /// Largest module accepted by LOAD.
 const MAX_WASM_BYTES: u64 = 256 << 20;
@@ -238,7 +239,6 @@ extern "C" {
     fn kwasm_copy_from_user(dst: *mut u8, src: u64, len: usize) -> c_int;
     fn kwasm_copy_to_user(dst: u64, src: *const u8, len: usize) -> c_int;
     fn kwasm_fget(fd: c_int) -> *mut c_void;
-    fn kwasm_fput(file: *mut c_void);
     fn kwasm_kwrite(file: *mut c_void, buf: *const u8, len: usize) -> c_long;
     fn kwasm_kread(file: *mut c_void, buf: *mut u8, len: usize) -> c_long;
     fn kwasm_clock_ns(realtime: c_int) -> u64;
@@ -252,33 +252,23 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
-use kwasm_runtime::platform::{Clock, Errno, HostHandle, Interruption, Platform};
-use kwasm_runtime::wasi::{self, WasiCtx};
+use kwasm_runtime::platform::{
+    Clock, Errno, FileStat, HostHandle, Interruption, OpenOptions, Platform, PollRequest, Whence,
+};
+
+use crate::wasi_host::{self, Handles};
+use kwasm_runtime::wasi::{self, WasiCtx, WasiCtxBuilder};
 use kwasm_runtime::{Error, Extern, Linker, Module, Store, TrapKind};
 
-/// The caller's open files a run uses (references taken at LOAD, dropped with the instance).
-struct Files(Vec<*mut c_void>);
-
-// SAFETY: `struct file` references may be used and dropped from any task.
-unsafe impl Send for Files {}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        for f in self.0.drain(..) {
-            // SAFETY: each pointer is a reference from `kwasm_fget`, dropped exactly once here.
-            unsafe { kwasm_fput(f) };
-        }
-    }
-}
-
-/// The kernel's [`Platform`]: host handles are indices into `files`.
+/// The kernel's [`Platform`]: host handles are indices into `handles` (the caller's files and
+/// sockets a run uses, references taken at LOAD or by the program, released with the instance).
 struct KernelPlatform {
-    files: Files,
+    handles: Handles,
 }
 
 impl KernelPlatform {
     fn file(&self, h: HostHandle) -> Result<*mut c_void, Errno> {
-        self.files.0.get(h as usize).copied().filter(|f| !f.is_null()).ok_or(wasi::errno::BADF)
+        self.handles.file(h).map_err(|_| wasi::errno::BADF)
     }
 }
 
@@ -309,7 +299,8 @@ impl Platform for KernelPlatform {
         let realtime = match clock {
             Clock::Realtime => 1,
             Clock::Monotonic => 0,
-            _ => return Err(wasi::errno::NOTSUP),
+            Clock::ProcessCpu => return wasi_host::cpu_time(false),
+            Clock::ThreadCpu => return wasi_host::cpu_time(true),
         };
         // SAFETY: plain call.
         Ok(unsafe { kwasm_clock_ns(realtime) })
@@ -322,8 +313,8 @@ impl Platform for KernelPlatform {
     }
 
     fn read(&mut self, h: HostHandle, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
-        if offset.is_some() {
-            return Err(wasi::errno::NOTSUP);
+        if let Some(r) = self.handles.read_special(h, buf, offset) {
+            return r;
         }
         let f = self.file(h)?;
         // SAFETY: `f` is a live file reference; `buf` is valid for writes of its length.
@@ -336,8 +327,8 @@ impl Platform for KernelPlatform {
     }
 
     fn write(&mut self, h: HostHandle, buf: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
-        if offset.is_some() {
-            return Err(wasi::errno::NOTSUP);
+        if let Some(r) = self.handles.write_special(h, buf, offset) {
+            return r;
         }
         let f = self.file(h)?;
         // SAFETY: `f` is a live file reference; `buf` is valid for reads of its length.
@@ -347,6 +338,56 @@ impl Platform for KernelPlatform {
         } else {
             Ok(n as usize)
         }
+    }
+
+    // ---- WASI host objects beyond stdio (kmod/rt/src/wasi_host.rs, kmod/kwasm_wasi.c) ----
+
+    fn seek(&mut self, h: HostHandle, offset: i64, whence: Whence) -> Result<u64, Errno> {
+        self.handles.seek(h, offset, whence)
+    }
+
+    fn stat(&mut self, h: HostHandle) -> Result<FileStat, Errno> {
+        self.handles.stat(h)
+    }
+
+    fn close(&mut self, h: HostHandle) -> Result<(), Errno> {
+        self.handles.close(h)
+    }
+
+    fn open_at(&mut self, dir: HostHandle, path: &str, opts: OpenOptions) -> Result<HostHandle, Errno> {
+        self.handles.open_at(dir, path, opts)
+    }
+
+    fn stat_at(&mut self, dir: HostHandle, path: &str, follow: bool) -> Result<FileStat, Errno> {
+        self.handles.stat_at(dir, path, follow)
+    }
+
+    fn sock_recv(&mut self, sock: HostHandle, buf: &mut [u8], peek: bool, wait_all: bool) -> Result<usize, Errno> {
+        self.handles.sock_recv(sock, buf, peek, wait_all)
+    }
+
+    fn sock_accept(&mut self, listener: HostHandle, nonblock: bool) -> Result<HostHandle, Errno> {
+        self.handles.sock_accept(listener, nonblock)
+    }
+
+    fn sock_shutdown(&mut self, sock: HostHandle, how: u8) -> Result<(), Errno> {
+        self.handles.sock_shutdown(sock, how)
+    }
+
+    fn set_nonblocking(&mut self, h: HostHandle, nonblock: bool) -> Result<(), Errno> {
+        self.handles.set_nonblocking(h, nonblock)
+    }
+
+    fn poll(&mut self, requests: &[PollRequest], timeout_ns: Option<u64>) -> Result<Vec<bool>, Errno> {
+        self.handles.poll(requests, timeout_ns)
+    }
+
+    fn sleep(&mut self, ns: u64) -> Result<(), Errno> {
+        wasi_host::sleep(ns)
+    }
+
+    fn yield_now(&mut self) {
+        wasi_host::yield_now()
     }
 }
 
@@ -429,7 +470,9 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     if l.size != core::mem::size_of::<kwasm_runtime::kabi::Load>() as u64
         || l.flags != 0
         || l.reserved.iter().any(|r| *r != 0)
-        || l.listen_fd != -1
+        || l.listen_fd < -1
+        || l.npreopens > kwasm_runtime::kabi::MAX_PREOPENS
+        || (l.npreopens == 0 && l.preopens != 0)
     {
         return Err(-EINVAL);
     }
@@ -438,25 +481,20 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     let env = split_strings(&copy_user(l.env, l.env_len, MAX_STRINGS_BYTES)?)?;
     let knobs = run_knobs(l.max_memory_pages, l.fuel)?;
     // Files first (so that a bad fd fails before any work); index = host handle.
-    let mut files = Files(Vec::new());
+    let mut handles = Handles::default();
     let mut builder = WasiCtx::builder();
     for (i, fd) in [l.stdin_fd, l.stdout_fd, l.stderr_fd].into_iter().enumerate() {
         if fd < 0 {
             continue;
         }
-        // SAFETY: plain call; the result is NULL or a reference we own.
-        let f = unsafe { kwasm_fget(fd) };
-        if f.is_null() {
-            return Err(-EBADF);
-        }
-        let h = files.0.len() as HostHandle;
-        files.0.push(f);
+        let h = add_caller_file(&mut handles, fd)?;
         builder = match i {
             0 => builder.stdin(h),
             1 => builder.stdout(h),
             _ => builder.stderr(h),
         };
     }
+    builder = preopens(&mut handles, builder, l)?;
     builder = builder.args(args);
     for e in &env {
         let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
@@ -464,7 +502,7 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     }
     let module = Module::new(&bytes).map_err(|_| -ENOEXEC)?;
     drop(bytes);
-    let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { files }));
+    let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { handles }));
     store.wasi = Some(builder.build());
     let mut linker = Linker::new();
     wasi::add_to_linker(&mut linker, &mut store);
@@ -482,6 +520,49 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     };
     *slot = Box::into_raw(Box::new(FileState::Program(inst))).cast::<c_void>();
     Ok(())
+}
+
+/// Takes a reference to the caller's open file `fd` into `handles`.
+fn add_caller_file(handles: &mut Handles, fd: c_int) -> Result<HostHandle, c_int> {
+    // SAFETY: plain call; the result is NULL or a reference we own.
+    let f = unsafe { kwasm_fget(fd) };
+    if f.is_null() {
+        return Err(-EBADF);
+    }
+    // On failure the table has already released `f`.
+    handles.add_file(f).map_err(|_| -ENOMEM)
+}
+
+/// LOAD's listening socket (WASI fd 3) and preopened directories (ABI 3), in `wasmtime run`'s
+/// order.
+fn preopens(
+    handles: &mut Handles,
+    mut builder: WasiCtxBuilder,
+    l: &kwasm_runtime::kabi::Load,
+) -> Result<WasiCtxBuilder, c_int> {
+    use kwasm_runtime::kabi::Preopen;
+    if l.listen_fd >= 0 {
+        builder = builder.preopened_socket(handles.add_listener(l.listen_fd)?);
+    }
+    let esize = core::mem::size_of::<Preopen>() as u64;
+    let raw = copy_user(l.preopens, l.npreopens * esize, kwasm_runtime::kabi::MAX_PREOPENS * esize)?;
+    for chunk in raw.chunks_exact(esize as usize) {
+        // SAFETY: `chunk` holds `size_of::<Preopen>()` initialized bytes (plain integers); unaligned read.
+        let p = unsafe { chunk.as_ptr().cast::<Preopen>().read_unaligned() };
+        if p.reserved != 0 || p.path_len == 0 || p.fd < 0 {
+            return Err(-EINVAL);
+        }
+        let guest = String::from_utf8(copy_user(p.path, p.path_len, 4096)?).map_err(|_| -EINVAL)?;
+        if guest.contains('\0') {
+            return Err(-EINVAL);
+        }
+        let h = add_caller_file(handles, p.fd)?;
+        if !handles.is_dir(h) {
+            return Err(-ENOTDIR);
+        }
+        builder = builder.preopened_dir(h, guest);
+    }
+    Ok(builder)
 }
 
 fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result<(), c_int> {
@@ -546,7 +627,7 @@ pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *
             let v = kabi::Version {
                 abi_version: kabi::ABI_VERSION,
                 knob_count: KNOBS.len() as u32,
-                features: kabi::FEATURE_RUN | kabi::FEATURE_SESSION,
+                features: kabi::FEATURE_RUN | kabi::FEATURE_SESSION | kabi::FEATURE_LISTEN | kabi::FEATURE_PREOPEN_DIRS,
             };
             // SAFETY: `buf` is valid for `len` bytes, exactly the struct's size; unaligned write.
             unsafe { buf.cast::<kabi::Version>().write_unaligned(v) };
@@ -707,7 +788,7 @@ mod session {
             return Err(-EINVAL);
         }
         let knobs = run_knobs(a.max_memory_pages, a.fuel)?;
-        let platform = Box::new(KernelPlatform { files: Files(Vec::new()) });
+        let platform = Box::new(KernelPlatform { handles: Handles::default() });
         let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, platform);
         let mut linker = Linker::new();
         if a.flags & kabi::SESSION_SPECTEST != 0 {

@@ -20,6 +20,9 @@ extern crate alloc;
 /// The kernel module's API: knob table, kvmalloc allocator, ioctl handling (feature `kernel`).
 #[cfg(feature = "kernel")]
 pub mod kernel;
+/// Host objects of kernel-mode WASI programs: files, sockets, waiting (feature `kernel`).
+#[cfg(feature = "kernel")]
+mod wasi_host;
 
 /// The JIT tiers' self-test and executable memory from the host (features `optimizing`,
 /// `baseline`).

@@ -6,7 +6,7 @@ use super::abi::{eventtype, size, SUBSCRIPTION_CLOCK_ABSTIME};
 use super::mem::{get_u16, get_u32, get_u64, set_u16, set_u64};
 use super::proc::clock;
 use super::{errno, Args, Env, WasiResult};
-use crate::platform::{Clock, Errno, Platform, PollRequest};
+use crate::platform::{Clock, Errno, Interruption, Platform, PollRequest};
 
 /// An event to report.
 struct Event {
@@ -94,15 +94,22 @@ pub(crate) fn poll_oneoff(env: &mut Env<'_>, a: &Args<'_>) -> WasiResult {
                     Err(errno::NOSYS) => {
                         env.platform.poll(&[], Some(ns))?;
                     }
-                    // Interrupted: the loop below finds how long was slept and waits again.
-                    Ok(()) | Err(errno::INTR) => {}
+                    Ok(()) => {}
+                    // Interrupted: the loop below finds how long was slept and waits again,
+                    // unless the host wants the program stopped (then the guest sees INTR and
+                    // the next fuel slice stops it).
+                    Err(errno::INTR) => {
+                        if env.platform.check_interrupt() == Interruption::Stop {
+                            return Err(errno::INTR);
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             }
             Vec::new()
         } else {
             match env.platform.poll(&requests, timeout) {
-                Err(errno::INTR) => Vec::new(),
+                Err(errno::INTR) if env.platform.check_interrupt() == Interruption::Continue => Vec::new(),
                 r => r?,
             }
         };
