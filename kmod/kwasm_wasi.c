@@ -22,6 +22,7 @@
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/net.h>
@@ -55,6 +56,12 @@ long kwasm_file_pwrite(void *f, const void *buf, size_t len, u64 pos);
 int kwasm_file_is_dir(void *f);
 void *kwasm_open_beneath(void *dir, const char *path, u32 how, int *err);
 int kwasm_stat_beneath(void *dir, const char *path, int follow, struct kwasm_stat *out);
+int kwasm_mkdir_beneath(void *dir, const char *path);
+int kwasm_unlink_beneath(void *dir, const char *path, int rmdir);
+int kwasm_rename_beneath(void *from_dir, const char *from, void *to_dir, const char *to);
+long kwasm_read_dir(void *dir, void **records);
+int kwasm_file_sync(void *file, int datasync);
+int kwasm_file_set_size(void *file, u64 size);
 
 /* ---- sockets --------------------------------------------------------------------------------- */
 
@@ -543,4 +550,288 @@ int kwasm_stat_beneath(void *dir, const char *path, int follow, struct kwasm_sta
 	if (!e)
 		kwasm_fill_stat(out, &ks);
 	return e;
+}
+
+/*
+ * Creating, removing and renaming entries beneath a preopen: the parent directory is found with
+ * vfs_path_parent_lookup(LOOKUP_BENEATH) from the preopen, locked, and the entry looked up in it
+ * (lookup_one_qstr_excl), then the vfs_* operation runs (its permission and LSM inode hooks
+ * included), as do_mkdirat/do_unlinkat/do_renameat2 do. The LSM *path* hooks
+ * (security_path_mkdir, ...) of those syscalls are not exported to modules and are not called:
+ * a path-based LSM (AppArmor, TOMOYO) does not see these changes. Delegations (NFS server) are not
+ * broken: an entry with a delegation fails with -EWOULDBLOCK.
+ */
+struct kwasm_entry {
+	struct filename *name;
+	struct path parent;
+	struct qstr last;
+	struct dentry *dentry;
+};
+
+static int kwasm_entry_begin(struct file *dir, const char *path, unsigned int flags, struct kwasm_entry *e)
+{
+	int err, tries = 0;
+
+	if (!d_is_dir(dir->f_path.dentry))
+		return -ENOTDIR;
+	e->name = getname_kernel(path);
+	if (IS_ERR(e->name))
+		return PTR_ERR(e->name);
+	do {
+		err = vfs_path_parent_lookup(e->name, KW_LOOKUP_SCOPE, &e->parent, &e->last, &dir->f_path);
+	} while (err == -EAGAIN && ++tries < 8);
+	if (err)
+		goto put_name;
+	err = mnt_want_write(e->parent.mnt);
+	if (err)
+		goto put_parent;
+	inode_lock_nested(d_inode(e->parent.dentry), I_MUTEX_PARENT);
+	e->dentry = lookup_one_qstr_excl(&e->last, e->parent.dentry, flags);
+	if (!IS_ERR(e->dentry))
+		return 0;
+	err = PTR_ERR(e->dentry);
+	inode_unlock(d_inode(e->parent.dentry));
+	mnt_drop_write(e->parent.mnt);
+put_parent:
+	path_put(&e->parent);
+put_name:
+	putname(e->name);
+	return err;
+}
+
+static void kwasm_entry_end(struct kwasm_entry *e)
+{
+	dput(e->dentry);
+	inode_unlock(d_inode(e->parent.dentry));
+	mnt_drop_write(e->parent.mnt);
+	path_put(&e->parent);
+	putname(e->name);
+}
+
+int kwasm_mkdir_beneath(void *dir, const char *path)
+{
+	struct kwasm_entry e;
+	umode_t mode = 0777;
+	int err = kwasm_entry_begin(dir, path, LOOKUP_CREATE | LOOKUP_EXCL, &e);
+
+	if (err)
+		return err;
+	if (d_is_positive(e.dentry)) {
+		err = -EEXIST;
+	} else {
+		if (!IS_POSIXACL(d_inode(e.parent.dentry)))
+			mode &= ~current_umask();
+		err = vfs_mkdir(mnt_idmap(e.parent.mnt), d_inode(e.parent.dentry), e.dentry, mode);
+	}
+	kwasm_entry_end(&e);
+	return err;
+}
+
+/* unlink (rmdir == 0) or rmdir (rmdir != 0) of `path` beneath `dir`. */
+int kwasm_unlink_beneath(void *dir, const char *path, int rmdir)
+{
+	struct kwasm_entry e;
+	struct inode *victim = NULL;
+	int err = kwasm_entry_begin(dir, path, 0, &e);
+
+	if (err)
+		return err;
+	if (d_is_negative(e.dentry)) {
+		err = -ENOENT;
+	} else if (rmdir) {
+		err = vfs_rmdir(mnt_idmap(e.parent.mnt), d_inode(e.parent.dentry), e.dentry);
+	} else if (e.last.name[e.last.len] || d_is_dir(e.dentry)) {
+		/* "file/" names a directory, as in do_unlinkat. */
+		err = d_is_dir(e.dentry) ? -EISDIR : -ENOTDIR;
+	} else {
+		/* The last reference is dropped after the parent is unlocked, as in do_unlinkat. */
+		victim = d_inode(e.dentry);
+		ihold(victim);
+		err = vfs_unlink(mnt_idmap(e.parent.mnt), d_inode(e.parent.dentry), e.dentry, NULL);
+	}
+	kwasm_entry_end(&e);
+	if (victim)
+		iput(victim);
+	return err;
+}
+
+/* rename(2) of `from` beneath `from_dir` to `to` beneath `to_dir` (do_renameat2 without flags). */
+int kwasm_rename_beneath(void *from_dir, const char *from, void *to_dir, const char *to)
+{
+	struct file *fd = from_dir, *td = to_dir;
+	struct filename *oldname, *newname;
+	struct path old_path, new_path;
+	struct qstr old_last, new_last;
+	struct dentry *old_dentry, *new_dentry, *trap;
+	struct renamedata rd = {};
+	int err;
+
+	if (!d_is_dir(fd->f_path.dentry) || !d_is_dir(td->f_path.dentry))
+		return -ENOTDIR;
+	oldname = getname_kernel(from);
+	if (IS_ERR(oldname))
+		return PTR_ERR(oldname);
+	newname = getname_kernel(to);
+	if (IS_ERR(newname)) {
+		putname(oldname);
+		return PTR_ERR(newname);
+	}
+	err = vfs_path_parent_lookup(oldname, KW_LOOKUP_SCOPE, &old_path, &old_last, &fd->f_path);
+	if (err)
+		goto put_names;
+	err = vfs_path_parent_lookup(newname, KW_LOOKUP_SCOPE, &new_path, &new_last, &td->f_path);
+	if (err)
+		goto put_old;
+	err = -EXDEV;
+	if (old_path.mnt != new_path.mnt)
+		goto put_new;
+	err = mnt_want_write(old_path.mnt);
+	if (err)
+		goto put_new;
+	trap = lock_rename(new_path.dentry, old_path.dentry);
+	if (IS_ERR(trap)) {
+		err = PTR_ERR(trap);
+		goto drop_write;
+	}
+	old_dentry = lookup_one_qstr_excl(&old_last, old_path.dentry, 0);
+	err = PTR_ERR(old_dentry);
+	if (IS_ERR(old_dentry))
+		goto unlock;
+	err = -ENOENT;
+	if (d_is_negative(old_dentry))
+		goto put_old_dentry;
+	new_dentry = lookup_one_qstr_excl(&new_last, new_path.dentry, LOOKUP_RENAME_TARGET);
+	err = PTR_ERR(new_dentry);
+	if (IS_ERR(new_dentry))
+		goto put_old_dentry;
+	/* Unless the source is a directory, trailing slashes give -ENOTDIR. */
+	err = -ENOTDIR;
+	if (!d_is_dir(old_dentry) && (old_last.name[old_last.len] || new_last.name[new_last.len]))
+		goto put_new_dentry;
+	/* The source must not be an ancestor of the target, nor the target of the source. */
+	err = -EINVAL;
+	if (old_dentry == trap)
+		goto put_new_dentry;
+	err = -ENOTEMPTY;
+	if (new_dentry == trap)
+		goto put_new_dentry;
+	rd.old_dir = d_inode(old_path.dentry);
+	rd.old_dentry = old_dentry;
+	rd.old_mnt_idmap = mnt_idmap(old_path.mnt);
+	rd.new_dir = d_inode(new_path.dentry);
+	rd.new_dentry = new_dentry;
+	rd.new_mnt_idmap = mnt_idmap(new_path.mnt);
+	rd.delegated_inode = NULL;
+	err = vfs_rename(&rd);
+put_new_dentry:
+	dput(new_dentry);
+put_old_dentry:
+	dput(old_dentry);
+unlock:
+	unlock_rename(new_path.dentry, old_path.dentry);
+drop_write:
+	mnt_drop_write(old_path.mnt);
+put_new:
+	path_put(&new_path);
+put_old:
+	path_put(&old_path);
+put_names:
+	putname(newname);
+	putname(oldname);
+	return err;
+}
+
+/*
+ * Every entry of the directory `dir` (from its start; the position is reset), as records
+ * { u64 ino; u8 type (DT_*); u8 pad; u16 name_len; char name[name_len]; } padded to 8 bytes, in
+ * one kvmalloc'd block (*records, freed by the caller with kvfree). Returns its length or -errno.
+ */
+struct kwasm_dir_ctx {
+	struct dir_context ctx;
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+#define KWASM_DIR_MAX (16 << 20)
+
+static bool kwasm_filldir(struct dir_context *ctx, const char *name, int namlen, loff_t offset, u64 ino,
+			  unsigned int d_type)
+{
+	struct kwasm_dir_ctx *c = container_of(ctx, struct kwasm_dir_ctx, ctx);
+	size_t rec = ALIGN(12 + (size_t)namlen, 8);
+	char *p;
+
+	if (namlen < 0 || namlen > 0xffff) {
+		c->err = -EOVERFLOW;
+		return false;
+	}
+	if (c->len + rec > c->cap) {
+		size_t cap = max(c->cap * 2, (size_t)4096);
+		char *grown;
+
+		while (cap < c->len + rec)
+			cap *= 2;
+		if (cap > KWASM_DIR_MAX) {
+			c->err = -ENOMEM;
+			return false;
+		}
+		grown = kvmalloc(cap, GFP_KERNEL_ACCOUNT);
+		if (!grown) {
+			c->err = -ENOMEM;
+			return false;
+		}
+		if (c->len)
+			memcpy(grown, c->buf, c->len);
+		kvfree(c->buf);
+		c->buf = grown;
+		c->cap = cap;
+	}
+	p = c->buf + c->len;
+	memset(p, 0, rec);
+	memcpy(p, &ino, 8);
+	p[8] = (char)d_type;
+	*(u16 *)(p + 10) = (u16)namlen;
+	memcpy(p + 12, name, namlen);
+	c->len += rec;
+	return true;
+}
+
+long kwasm_read_dir(void *dir, void **records)
+{
+	struct file *file = dir;
+	struct kwasm_dir_ctx c = { .ctx.actor = kwasm_filldir };
+	loff_t pos;
+	int err;
+
+	*records = NULL;
+	if (!d_is_dir(file->f_path.dentry))
+		return -ENOTDIR;
+	pos = vfs_llseek(file, 0, SEEK_SET);
+	if (pos < 0)
+		return pos;
+	err = iterate_dir(file, &c.ctx);
+	if (!err)
+		err = c.err;
+	if (err) {
+		kvfree(c.buf);
+		return err;
+	}
+	*records = c.buf;
+	return c.len;
+}
+
+int kwasm_file_sync(void *file, int datasync)
+{
+	return vfs_fsync(file, datasync);
+}
+
+/* ftruncate: only on a regular file opened for writing (else -EINVAL, as ftruncate(2)). */
+int kwasm_file_set_size(void *f, u64 size)
+{
+	struct file *file = f;
+
+	if (!(file->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(file)->i_mode) || (loff_t)size < 0)
+		return -EINVAL;
+	return vfs_truncate(&file->f_path, size);
 }

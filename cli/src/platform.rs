@@ -585,3 +585,17 @@ impl Platform for StdPlatform {
         std::thread::yield_now();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel module translates Linux errno numbers with `errno::from_linux` (no libc there);
+    /// it must agree with user space's table for every errno libc knows.
+    #[test]
+    fn kernel_errno_table_matches_libc() {
+        for e in 1..=133 {
+            assert_eq!(errno::from_linux(e), wasi_errno(e), "errno {e}");
+        }
+    }
+}

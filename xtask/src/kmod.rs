@@ -64,6 +64,12 @@ const WASI_GLUE_SYMBOLS: &[&str] = &[
     "kwasm_file_is_dir",
     "kwasm_open_beneath",
     "kwasm_stat_beneath",
+    "kwasm_mkdir_beneath",
+    "kwasm_unlink_beneath",
+    "kwasm_rename_beneath",
+    "kwasm_read_dir",
+    "kwasm_file_sync",
+    "kwasm_file_set_size",
 ];
 const HEADERS: &[&str] = &["rt/include/kwasm_rt.h", "rt/include/kwasm_rt_kernel.h", "include/uapi/kwasm.h"];
 

@@ -328,7 +328,7 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
 
 /// The WASI programs of vm-test's kernel-mode WASI checks, as `/tests/wasi/NAME.wasm`: the echo
 /// server and the file I/O program from `experiments/wasi/` (built by `experiments/build.sh`, which
-/// `workload_files` has run), and `proc` and `sandbox` from `cli/tests/wasi-programs/` (compiled
+/// `workload_files` has run), and `proc`, `sandbox` and `files` from `cli/tests/wasi-programs/` (compiled
 /// here the way `cli/tests/wasi.rs` does).
 fn wasi_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
     let root = kernel::repo_root();
@@ -338,8 +338,8 @@ fn wasi_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
     for name in ["echo", "fileio"] {
         files.push((root.join(format!("experiments/build/wasm/{name}.wasm")), format!("/tests/wasi/{name}.wasm")));
     }
-    p.say("wasi: clang-19 --target=wasm32-wasi cli/tests/wasi-programs/{proc,sandbox}.c");
-    for name in ["proc", "sandbox"] {
+    p.say("wasi: clang-19 --target=wasm32-wasi cli/tests/wasi-programs/{proc,sandbox,files}.c");
+    for name in ["proc", "sandbox", "files"] {
         let wasm = out.join(format!("{name}.wasm"));
         run(Command::new("clang-19")
             .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-o"])

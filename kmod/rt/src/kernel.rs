@@ -253,7 +253,7 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 
 use kwasm_runtime::platform::{
-    Clock, Errno, FileStat, HostHandle, Interruption, OpenOptions, Platform, PollRequest, Whence,
+    Clock, DirEntry, Errno, FileStat, HostHandle, Interruption, OpenOptions, Platform, PollRequest, Whence,
 };
 
 use crate::wasi_host::{self, Handles};
@@ -360,6 +360,34 @@ impl Platform for KernelPlatform {
 
     fn stat_at(&mut self, dir: HostHandle, path: &str, follow: bool) -> Result<FileStat, Errno> {
         self.handles.stat_at(dir, path, follow)
+    }
+
+    fn mkdir_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        self.handles.mkdir_at(dir, path)
+    }
+
+    fn unlink_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        self.handles.unlink_at(dir, path, false)
+    }
+
+    fn rmdir_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        self.handles.unlink_at(dir, path, true)
+    }
+
+    fn rename_at(&mut self, from_dir: HostHandle, from: &str, to_dir: HostHandle, to: &str) -> Result<(), Errno> {
+        self.handles.rename_at(from_dir, from, to_dir, to)
+    }
+
+    fn read_dir(&mut self, dir: HostHandle) -> Result<Vec<DirEntry>, Errno> {
+        self.handles.read_dir(dir)
+    }
+
+    fn sync(&mut self, h: HostHandle, data_only: bool) -> Result<(), Errno> {
+        self.handles.sync(h, data_only)
+    }
+
+    fn set_size(&mut self, h: HostHandle, size: u64) -> Result<(), Errno> {
+        self.handles.set_size(h, size)
     }
 
     fn sock_recv(&mut self, sock: HostHandle, buf: &mut [u8], peek: bool, wait_all: bool) -> Result<usize, Errno> {

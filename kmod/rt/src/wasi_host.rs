@@ -12,7 +12,9 @@
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_long, c_void};
 
-use kwasm_runtime::platform::{Errno, FileKind, FileStat, HostHandle, OpenOptions, PollRequest, Whence};
+use alloc::string::String;
+
+use kwasm_runtime::platform::{DirEntry, Errno, FileKind, FileStat, HostHandle, OpenOptions, PollRequest, Whence};
 use kwasm_runtime::wasi::errno;
 
 extern "C" {
@@ -34,6 +36,13 @@ extern "C" {
     fn kwasm_file_is_dir(file: *mut c_void) -> c_int;
     fn kwasm_open_beneath(dir: *mut c_void, path: *const u8, how: u32, err: *mut c_int) -> *mut c_void;
     fn kwasm_stat_beneath(dir: *mut c_void, path: *const u8, follow: c_int, out: *mut KStat) -> c_int;
+    fn kwasm_mkdir_beneath(dir: *mut c_void, path: *const u8) -> c_int;
+    fn kwasm_unlink_beneath(dir: *mut c_void, path: *const u8, rmdir: c_int) -> c_int;
+    fn kwasm_rename_beneath(from_dir: *mut c_void, from: *const u8, to_dir: *mut c_void, to: *const u8) -> c_int;
+    fn kwasm_read_dir(dir: *mut c_void, records: *mut *mut u8) -> c_long;
+    fn kwasm_file_sync(file: *mut c_void, datasync: c_int) -> c_int;
+    fn kwasm_file_set_size(file: *mut c_void, size: u64) -> c_int;
+    fn kwasm_kfree(ptr: *mut u8);
 }
 
 /// `struct kwasm_pollreq` (kwasm_wasi.c).
@@ -468,6 +477,106 @@ impl Handles {
             return Err(beneath_errno(r));
         }
         Ok(st.to_stat())
+    }
+}
+
+impl Handles {
+    /// `Platform::mkdir_at`.
+    pub(crate) fn mkdir_at(&mut self, dir: HostHandle, path: &str) -> Result<(), Errno> {
+        let (d, c) = (self.dir(dir)?, c_path(path)?);
+        // SAFETY: `d` is a live directory file; `c` is NUL-terminated.
+        beneath_result(unsafe { kwasm_mkdir_beneath(d, c.as_ptr()) })
+    }
+
+    /// `Platform::unlink_at` (`rmdir`: `Platform::rmdir_at`).
+    pub(crate) fn unlink_at(&mut self, dir: HostHandle, path: &str, rmdir: bool) -> Result<(), Errno> {
+        let (d, c) = (self.dir(dir)?, c_path(path)?);
+        // SAFETY: `d` is a live directory file; `c` is NUL-terminated.
+        beneath_result(unsafe { kwasm_unlink_beneath(d, c.as_ptr(), c_int::from(rmdir)) })
+    }
+
+    /// `Platform::rename_at`.
+    pub(crate) fn rename_at(
+        &mut self,
+        from_dir: HostHandle,
+        from: &str,
+        to_dir: HostHandle,
+        to: &str,
+    ) -> Result<(), Errno> {
+        let (fd, td) = (self.dir(from_dir)?, self.dir(to_dir)?);
+        let (f, t) = (c_path(from)?, c_path(to)?);
+        // SAFETY: both are live directory files; both paths are NUL-terminated.
+        beneath_result(unsafe { kwasm_rename_beneath(fd, f.as_ptr(), td, t.as_ptr()) })
+    }
+
+    /// `Platform::read_dir`: every entry, `.` and `..` included.
+    pub(crate) fn read_dir(&mut self, dir: HostHandle) -> Result<Vec<DirEntry>, Errno> {
+        let d = self.dir(dir)?;
+        let mut records: *mut u8 = core::ptr::null_mut();
+        // SAFETY: `d` is a live directory file; `records` receives a kvmalloc'd block or NULL.
+        let len = check(unsafe { kwasm_read_dir(d, &mut records) } as i64)? as usize;
+        if records.is_null() {
+            return Ok(Vec::new());
+        }
+        /// Frees the block however the parsing ends.
+        struct Block(*mut u8);
+        impl Drop for Block {
+            fn drop(&mut self) {
+                // SAFETY: the block came from kvmalloc in kwasm_read_dir and is freed once.
+                unsafe { kwasm_kfree(self.0) }
+            }
+        }
+        let block = Block(records);
+        // SAFETY: the kernel wrote `len` initialized bytes at `records`, alive until `block` drops.
+        let bytes = unsafe { core::slice::from_raw_parts(block.0, len) };
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 12 <= len {
+            let ino = u64::from_ne_bytes(bytes[at..at + 8].try_into().map_err(|_| errno::IO)?);
+            let ty = bytes[at + 8];
+            let n = usize::from(u16::from_ne_bytes([bytes[at + 10], bytes[at + 11]]));
+            let name = bytes.get(at + 12..at + 12 + n).ok_or(errno::IO)?;
+            let kind = match ty {
+                4 => FileKind::Directory,
+                8 => FileKind::Regular,
+                10 => FileKind::Symlink,
+                2 => FileKind::CharDevice,
+                6 => FileKind::BlockDevice,
+                12 => FileKind::SocketStream,
+                _ => FileKind::Unknown,
+            };
+            out.try_reserve(1).map_err(|_| errno::NOMEM)?;
+            let mut s = String::new();
+            s.try_reserve_exact(n).map_err(|_| errno::NOMEM)?;
+            // Linux names are bytes; WASI wants UTF-8 here, as the user-space platform does.
+            s.push_str(&String::from_utf8_lossy(name));
+            out.push(DirEntry { ino, kind, name: s });
+            at += (12 + n).div_ceil(8) * 8;
+        }
+        Ok(out)
+    }
+
+    /// `Platform::sync`.
+    pub(crate) fn sync(&mut self, h: HostHandle, data_only: bool) -> Result<(), Errno> {
+        let f = self.file(h).map_err(|_| errno::INVAL)?;
+        // SAFETY: `f` is a live file reference.
+        check(i64::from(unsafe { kwasm_file_sync(f, c_int::from(data_only)) })).map(drop)
+    }
+
+    /// `Platform::set_size`.
+    pub(crate) fn set_size(&mut self, h: HostHandle, size: u64) -> Result<(), Errno> {
+        let f = self.file(h).map_err(|_| errno::INVAL)?;
+        // SAFETY: `f` is a live file reference.
+        check(i64::from(unsafe { kwasm_file_set_size(f, size) })).map(drop)
+    }
+}
+
+/// A create/remove/rename result beneath a preopen.
+fn beneath_result(r: c_int) -> Result<(), Errno> {
+    if r < 0 {
+        Err(beneath_errno(r))
+    } else {
+        Ok(())
     }
 }
 
