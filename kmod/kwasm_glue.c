@@ -90,6 +90,35 @@ void kwasm_kfree(void *ptr)
 }
 
 /*
+ * The runtime's fallback when a small allocation (at most PAGE_ALLOC_COSTLY_ORDER, 32 KiB:
+ * KWASM_NOFAIL_MAX in kmod/rt/src/kernel.rs) failed: __GFP_NOFAIL, the kernel's own answer for allocations whose
+ * caller cannot handle failure. Small requests "never fail" for a normal task; they do fail for an
+ * OOM victim, a task with a fatal signal charging a memcg at its limit, or under fault injection,
+ * and then NOFAIL may use the memory reserves. The runtime sees memory instead of a panic (BUG());
+ * the task, if it is dying, stops at its next fuel slice. The page allocator warns about NOFAIL only
+ * above the costly order, so this never warns.
+ */
+void *kwasm_kalloc_nofail(size_t size, size_t align, int zero)
+{
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOFAIL | (zero ? __GFP_ZERO : 0);
+
+	if (align > ARCH_KMALLOC_MINALIGN)
+		size = roundup_pow_of_two(max(size, align));
+	if (size == 0 || size > (PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER) || align > PAGE_SIZE)
+		return NULL;
+	return kmalloc(size, gfp);
+}
+
+/*
+ * Fault injection for the runtime heap (vm-test): with heap_limit > 0, a runtime allocation that
+ * would take the runtime's heap (stats/heap_bytes) past it fails as if the kernel had refused it.
+ */
+unsigned long kwasm_heap_limit;
+module_param_named(heap_limit, kwasm_heap_limit, ulong, 0644);
+MODULE_PARM_DESC(heap_limit,
+		 "Test knob: runtime allocations that would exceed this many bytes of runtime heap fail (0: no limit)");
+
+/*
  * A Rust panic inside the runtime is a kwasm bug: report it and BUG(), which kills the calling
  * task with an oops (the kernel keeps running unless panic_on_oops is set).
  */

@@ -287,6 +287,37 @@ case $r in "done 2000 "*) pass garbage_ioctls "$r" ;; *) fail garbage_ioctls "$r
 # Garbage sessions (ABI 2): 1000 sessions, ~5000 random session ioctls.
 r=$($HR sgarbage 1000 20261201 /tests/loop.wasm)
 case $r in "done 1000 "*) pass garbage_session_ioctls "$r" ;; *) fail garbage_session_ioctls "$r" ;; esac
+# Allocation failure (issue 5 item 5). heap_limit (a test-only module parameter) makes every
+# runtime allocation that would take the runtime heap past it fail as a refused kvmalloc would.
+# Above 32 KiB the runtime sees the failure (fallible sites: LOAD's copies, the module's vectors,
+# translation buffers, linear memory: ENOMEM, memory.grow -1, malloc NULL in the program); up to
+# 32 KiB the allocator retries with __GFP_NOFAIL, as the kernel treats small allocations. The
+# sweep puts the limit at every stage of LOAD + RUN of three workloads (module size + 0..512 KiB):
+# every run must end cleanly (identical output, LOAD ENOMEM, or the program's own error exit or
+# trap), with no runtime panic (dmesg_clean below) and nothing leaked.
+P=/sys/module/kwasm/parameters/heap_limit
+f0=$($H read $SYS/stats/heap_alloc_failures)
+same=0; enomem=0; visible=0; bad=""
+for name in strfmt lz nbody; do
+    arg=$(awk -v n=$name '$1 == n { print $2 }' /tests/workloads.txt)
+    size=$(wc -c < /tests/wasm/$name.wasm)
+    for extra in 0 1024 4096 8192 16384 32768 65536 131072 262144 524288 1048576; do
+        echo $((size + extra)) > $P
+        $HR run /tests/wasm/$name.wasm $arg > /tmp/af.out 2> /tmp/af.err < /dev/null; st=$?
+        echo 0 > $P
+        if [ $st = 0 ] && cmp -s /tmp/af.out /tests/expect/$name.out; then same=$((same + 1))
+        elif [ $st = 2 ] && grep -qx 'LOAD ENOMEM' /tmp/af.out; then enomem=$((enomem + 1))
+        elif [ $st = 1 ] || [ $st = 134 ]; then visible=$((visible + 1))
+        else bad="$bad $name+$extra:st$st"
+        fi
+    done
+done
+f1=$($H read $SYS/stats/heap_alloc_failures)
+if [ -z "$bad" ] && [ $same -gt 0 ] && [ $enomem -gt 0 ] && [ $((f1 - f0)) -gt 1000 ]; then
+    pass alloc_failure_sweep "33 runs, $((f1 - f0)) failed allocations: $same identical, $enomem LOAD ENOMEM, $visible program-visible (exit 1 / trap)"
+else
+    fail alloc_failure_sweep "unclean:$bad; $same identical, $enomem ENOMEM, $visible visible, $((f1 - f0)) failures"
+fi
 # The runtime's own stack: the deepest use by any ioctl so far (all workloads, the largest module
 # strfmt.wasm, 2000 garbage ioctls) must leave at least half of it unused.
 peak=$($H read $SYS/stats/stack_peak_bytes); size=$($H read $SYS/stats/stack_size_bytes)

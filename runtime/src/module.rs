@@ -191,8 +191,8 @@ pub struct FuncBody {
 /// A decoded and validated module.
 #[derive(Debug)]
 pub struct Module {
-    /// The binary.
-    pub bytes: Arc<[u8]>,
+    /// The binary (kept in the `Vec` it arrived in: [`Module::from_vec`] takes it without a copy).
+    pub bytes: Arc<Vec<u8>>,
     /// Function types of the type section.
     pub types: Vec<FuncType>,
     /// Imports in order.
@@ -295,11 +295,38 @@ pub fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> 
     Ok(out)
 }
 
+/// Makes room for a section's `count` items (at most one per byte of the section, so a lying
+/// count cannot ask for more than the binary could hold) before they are pushed: a module's
+/// vectors are allocated fallibly, and running out of memory is a clean [`Error::Resource`] (what
+/// the kernel host needs; see kmod/rt/src/kernel.rs, "Allocation failure policy").
+fn reserve<T>(v: &mut Vec<T>, count: u32, section_bytes: usize) -> Result<(), Error> {
+    v.try_reserve((count as usize).min(section_bytes))
+        .map_err(|_| Error::Resource(alloc::format!("no memory for {count} module items")))
+}
+
+/// Length in bytes of a section's range.
+fn section_len(r: &core::ops::Range<u64>) -> usize {
+    r.end.saturating_sub(r.start) as usize
+}
+
 impl Module {
     /// Decodes and validates a binary module.
     pub fn new(bytes: &[u8]) -> Result<Module, Error> {
+        // The copy is the largest allocation a module makes: fallible, so that a host without
+        // memory to spare (the kernel) gets an error instead of an abort.
+        let mut owned = Vec::new();
+        owned
+            .try_reserve_exact(bytes.len())
+            .map_err(|_| Error::Resource(alloc::format!("no memory for a {}-byte module", bytes.len())))?;
+        owned.extend_from_slice(bytes);
+        Module::from_vec(owned)
+    }
+
+    /// Decodes and validates a binary module, keeping `bytes` as the module's copy (no second
+    /// allocation of its size).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Module, Error> {
         let mut validator = Validator::new_with_features(features());
-        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let bytes: Arc<Vec<u8>> = Arc::new(bytes);
         let mut m = Module {
             bytes: bytes.clone(),
             types: Vec::new(),
@@ -345,6 +372,7 @@ impl Module {
     fn absorb(&mut self, payload: Payload<'_>) -> Result<(), Error> {
         match payload {
             Payload::TypeSection(r) => {
+                reserve(&mut self.types, r.count(), section_len(&r.range()))?;
                 for ft in r.into_iter_err_on_gc_types() {
                     let ft = ft?;
                     let params = ft.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
@@ -353,6 +381,7 @@ impl Module {
                 }
             }
             Payload::ImportSection(r) => {
+                reserve(&mut self.imports, r.count(), section_len(&r.range()))?;
                 for imp in r.into_imports() {
                     let imp = imp?;
                     let ty = match imp.ty {
@@ -387,11 +416,13 @@ impl Module {
                 }
             }
             Payload::FunctionSection(r) => {
+                reserve(&mut self.funcs, r.count(), section_len(&r.range()))?;
                 for t in r {
                     self.funcs.push(t?);
                 }
             }
             Payload::TableSection(r) => {
+                reserve(&mut self.tables, r.count(), section_len(&r.range()))?;
                 for t in r {
                     let t = t?;
                     let tt = table_type(&t.ty)?;
@@ -405,11 +436,14 @@ impl Module {
                 }
             }
             Payload::MemorySection(r) => {
+                reserve(&mut self.memories, r.count(), section_len(&r.range()))?;
                 for mt in r {
                     self.memories.push(limits_mem(&mt?)?);
                 }
             }
             Payload::GlobalSection(r) => {
+                reserve(&mut self.globals, r.count(), section_len(&r.range()))?;
+                reserve(&mut self.global_inits, r.count(), section_len(&r.range()))?;
                 for g in r {
                     let g = g?;
                     self.globals.push(global_type(&g.ty)?);
@@ -417,6 +451,7 @@ impl Module {
                 }
             }
             Payload::ExportSection(r) => {
+                reserve(&mut self.exports, r.count(), section_len(&r.range()))?;
                 for e in r {
                     let e = e?;
                     let kind = match e.kind {
@@ -433,6 +468,7 @@ impl Module {
             }
             Payload::StartSection { func, .. } => self.start = Some(func),
             Payload::ElementSection(r) => {
+                reserve(&mut self.elems, r.count(), section_len(&r.range()))?;
                 for e in r {
                     let e = e?;
                     let (ty, items) = match e.items {
@@ -464,6 +500,7 @@ impl Module {
                 }
             }
             Payload::DataSection(r) => {
+                reserve(&mut self.datas, r.count(), section_len(&r.range()))?;
                 for d in r {
                     let d = d?;
                     let end = d.range.end as usize;
@@ -477,8 +514,9 @@ impl Module {
                     self.datas.push(DataSegment { mode, range: start..end });
                 }
             }
-            Payload::CodeSectionStart { unchecked_range, .. } => {
-                self.code_size = (unchecked_range.end - unchecked_range.start) as usize
+            Payload::CodeSectionStart { count, unchecked_range, .. } => {
+                self.code_size = (unchecked_range.end - unchecked_range.start) as usize;
+                reserve(&mut self.bodies, count, self.code_size)?;
             }
             Payload::CodeSectionEntry(body) => {
                 let r = body.range();

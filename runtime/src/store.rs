@@ -178,7 +178,7 @@ pub struct ElemInst {
 #[derive(Debug)]
 pub struct DataInst {
     /// The module binary.
-    pub bytes: Arc<[u8]>,
+    pub bytes: Arc<Vec<u8>>,
     /// Where the segment is in it.
     pub range: Range<usize>,
 }

@@ -70,6 +70,9 @@ const WASI_GLUE_SYMBOLS: &[&str] = &[
     "kwasm_read_dir",
     "kwasm_file_sync",
     "kwasm_file_set_size",
+    // kwasm_glue.c: the allocation-failure fallback and the heap_limit test knob.
+    "kwasm_kalloc_nofail",
+    "kwasm_heap_limit",
 ];
 const HEADERS: &[&str] = &["rt/include/kwasm_rt.h", "rt/include/kwasm_rt_kernel.h", "include/uapi/kwasm.h"];
 

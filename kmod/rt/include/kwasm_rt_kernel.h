@@ -58,5 +58,9 @@ int kwasm_check_interrupt(void);
  * two; zero != 0 asks for zeroed memory. */
 void *kwasm_kalloc(size_t size, size_t align, int zero);
 void kwasm_kfree(void *ptr);
+/* The fallback for a failed allocation of at most 32 KiB (__GFP_NOFAIL), and the heap_limit
+ * test knob (module parameter; 0: none). */
+void *kwasm_kalloc_nofail(size_t size, size_t align, int zero);
+extern unsigned long kwasm_heap_limit;
 
 #endif

@@ -153,7 +153,9 @@ pub extern "C" fn kwasm_rt_instances_total() -> u64 {
 
 extern "C" {
     fn kwasm_kalloc(size: usize, align: usize, zero: c_int) -> *mut u8;
+    fn kwasm_kalloc_nofail(size: usize, align: usize, zero: c_int) -> *mut u8;
     fn kwasm_kfree(ptr: *mut u8);
+    static kwasm_heap_limit: core::ffi::c_ulong;
 }
 
 struct KernelAlloc;
@@ -162,11 +164,51 @@ static HEAP_BYTES: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
 static HEAP_FAILURES: AtomicU64 = AtomicU64::new(0);
 
+/// Largest allocation that falls back to `__GFP_NOFAIL` when it fails: 32 KiB, the page
+/// allocator's `PAGE_ALLOC_COSTLY_ORDER` (3), up to which the kernel itself treats allocations as
+/// "too small to fail" and allows NOFAIL without a warning.
+///
+/// Allocation failure policy (issue 5 item 5). Rust's infallible allocations (`Box::new`,
+/// `Vec::push`, ...) cannot report a failure: the allocator returning null ends in
+/// `handle_alloc_error` → panic → `BUG()`. So:
+/// - requests up to this size never return null: if kvmalloc fails (which the kernel's "too small
+///   to fail" rule confines to OOM victims, dying tasks at a memcg limit and fault injection), the
+///   glue retries with `__GFP_NOFAIL`, the kernel's mechanism for callers that cannot handle
+///   failure (it may dip into the reserves for a dying task, which then stops at its next fuel
+///   slice);
+/// - larger requests may return null. The per-request big buffers are fallible and give a clean
+///   error: the ioctl copies (module bytes, argv/env, names, values), the module's own copy
+///   (`Module::from_vec` keeps the copied buffer), linear memory, tables, WASI bounce buffers. What
+///   remains infallible above 32 KiB is growth of vectors proportional to a module's
+///   declarations or code: wasmparser's validator tables, the module's section vectors, the
+///   interpreter's translated code, a store's instance vectors. Those fail only when a > 32 KiB
+///   kvmalloc fails (it falls back to vmalloc, and above 64 KiB uses `__GFP_RETRY_MAYFAIL`), and
+///   then still panic: a module with declarations or code large enough to need such a block,
+///   instantiated while memory is exhausted. The module's section vectors and the interpreter's
+///   translation buffers are reserved fallibly before they are filled
+///   (`Module::from_vec`'s `reserve`, the translator's `reserve_for_op`).
+const KWASM_NOFAIL_MAX: usize = 32 << 10;
+
 impl KernelAlloc {
-    fn account(&self, p: *mut u8, size: usize) -> *mut u8 {
+    fn alloc_with(&self, layout: Layout, zero: c_int) -> *mut u8 {
+        let size = layout.size();
+        // SAFETY: a plain read of the glue's module parameter (an aligned unsigned long that sysfs
+        // may change at any time: a torn or stale value only moves the test limit).
+        let limit = unsafe { core::ptr::read_volatile(&raw const kwasm_heap_limit) } as usize;
+        let over_limit = limit != 0 && HEAP_BYTES.load(Ordering::Relaxed).saturating_add(size) > limit;
+        let mut p = core::ptr::null_mut();
+        if !over_limit {
+            // SAFETY: plain allocation call; the size is non-zero (GlobalAlloc contract).
+            p = unsafe { kwasm_kalloc(size, layout.align(), zero) };
+        }
         if p.is_null() {
             HEAP_FAILURES.fetch_add(1, Ordering::Relaxed);
-        } else {
+            if size <= KWASM_NOFAIL_MAX {
+                // SAFETY: as above; the glue checks size and alignment again.
+                p = unsafe { kwasm_kalloc_nofail(size, layout.align(), zero) };
+            }
+        }
+        if !p.is_null() {
             let now = HEAP_BYTES.fetch_add(size, Ordering::Relaxed) + size;
             HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
         }
@@ -174,19 +216,15 @@ impl KernelAlloc {
     }
 }
 
-// SAFETY: kvmalloc returns blocks that are disjoint, at least `size` bytes, and aligned as
-// `kwasm_kalloc` documents for `align` (it returns null when it cannot honour the alignment).
+// SAFETY: kvmalloc/kmalloc return blocks that are disjoint, at least `size` bytes, and aligned as
+// `kwasm_kalloc`/`kwasm_kalloc_nofail` document for `align` (null when they cannot honour it).
 unsafe impl GlobalAlloc for KernelAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: plain allocation call; the size is non-zero (GlobalAlloc contract).
-        let p = unsafe { kwasm_kalloc(layout.size(), layout.align(), 0) };
-        self.account(p, layout.size())
+        self.alloc_with(layout, 0)
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc`, with __GFP_ZERO.
-        let p = unsafe { kwasm_kalloc(layout.size(), layout.align(), 1) };
-        self.account(p, layout.size())
+        self.alloc_with(layout, 1)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -528,8 +566,8 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
         let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
         builder = builder.env(k, v);
     }
-    let module = Module::new(&bytes).map_err(|_| -ENOEXEC)?;
-    drop(bytes);
+    // The module keeps the buffer copy_user made (fallibly): no second allocation of its size.
+    let module = Module::from_vec(bytes).map_err(|e| load_errno(&e))?;
     let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { handles }));
     store.wasi = Some(builder.build());
     let mut linker = Linker::new();
@@ -539,8 +577,7 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     let mut inst = KInstance { store, start: None, ran: false };
     let id = match linker.instantiate(&mut inst.store, Arc::new(module)) {
         Ok(id) => id,
-        Err(Error::Trap(_)) => return Err(-ENOEXEC),
-        Err(_) => return Err(-ENOEXEC),
+        Err(e) => return Err(load_errno(&e)),
     };
     inst.start = match inst.store.export(id, "_start") {
         Some(Extern::Func(f)) => Some(f),
@@ -548,6 +585,15 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     };
     *slot = Box::into_raw(Box::new(FileState::Program(inst))).cast::<c_void>();
     Ok(())
+}
+
+/// LOAD's errno for a module that cannot be decoded or instantiated: `ENOMEM` when memory ran out
+/// (an allocation failed or a limit was hit), else `ENOEXEC`.
+fn load_errno(e: &Error) -> c_int {
+    match e {
+        Error::Resource(_) => -ENOMEM,
+        _ => -ENOEXEC,
+    }
 }
 
 /// Takes a reference to the caller's open file `fd` into `handles`.
@@ -902,7 +948,7 @@ mod session {
             return Err(-ENOSPC);
         }
         let bytes = copy_user(a.wasm, a.wasm_len, MAX_WASM_BYTES)?;
-        match Module::new(&bytes) {
+        match Module::from_vec(bytes) {
             Ok(m) => {
                 if keep {
                     s.modules.try_reserve(1).map_err(|_| -ENOMEM)?;

@@ -132,6 +132,7 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset()?;
         t.offset = offset as u32;
+        t.reserve_for_op()?;
         t.op(op)?;
     }
     t.make_branches_relative();
@@ -209,6 +210,20 @@ impl Translator<'_> {
         let s = self.slot_of(pos);
         self.stack.pop();
         s
+    }
+
+    /// Makes room, fallibly, for everything one operator may add: a few instructions plus one
+    /// move per operand on the stack (a branch or `end` moves at most the whole stack), a few
+    /// operands and a control frame. The pushes that follow then never allocate, so running out of
+    /// memory while translating is a clean [`Error::Resource`] instead of an abort (the kernel
+    /// host needs this).
+    fn reserve_for_op(&mut self) -> Result<(), Error> {
+        let instrs = 16 + self.stack.len();
+        let oom = |_| Error::Resource("no memory to translate a function".into());
+        self.code.try_reserve(instrs).map_err(oom)?;
+        self.offsets.try_reserve(instrs).map_err(oom)?;
+        self.stack.try_reserve(16).map_err(oom)?;
+        self.ctrl.try_reserve(1).map_err(oom)
     }
 
     fn pc(&self) -> u32 {
