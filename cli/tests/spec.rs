@@ -84,3 +84,8 @@ fn spec_interp() {
 fn spec_optimizing() {
     run_suite("optimizing");
 }
+
+#[test]
+fn spec_baseline() {
+    run_suite("baseline");
+}

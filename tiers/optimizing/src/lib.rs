@@ -41,8 +41,8 @@ use kwasm_runtime::platform::ExecRegion;
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
 use kwasm_runtime::types::FuncType;
-use kwasm_runtime::vmctx::{trap_kind_from_code, FuncSlot, SLOT_CODE, SLOT_VMCTX};
-use kwasm_runtime::{Error, FuncAddr, Store, Trap, TrapKind};
+use kwasm_runtime::vmctx::{FuncSlot, SLOT_CODE, SLOT_VMCTX};
+use kwasm_runtime::{Error, FuncAddr, Store, Trap};
 
 use crate::translate::{clif_type, ctx_flags, stack_buffer, to_slot, wasm_signature, FuncEnv};
 
@@ -207,24 +207,6 @@ fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), E
     Ok((region, offsets))
 }
 
-/// Reads and clears the trap record; `None` if nothing trapped.
-fn take_trap(store: &mut Store) -> Option<Trap> {
-    let shared = &mut store.vm.shared;
-    if shared.trap_code == 0 {
-        return None;
-    }
-    let loc = (shared.trap_has_loc != 0).then_some((shared.trap_func, shared.trap_offset));
-    let mut trap = shared.pending.take().unwrap_or_else(|| Trap::new(trap_kind_from_code(shared.trap_code)));
-    if trap.func.is_none() && !matches!(trap.kind, TrapKind::Exit(_)) {
-        if let Some((f, o)) = loc {
-            trap.func = Some(f);
-            trap.offset = Some(o);
-        }
-    }
-    shared.clear_trap();
-    Some(trap)
-}
-
 impl OptimizingTier {
     /// Compiles every function of the store that has no code in its function-table slot yet,
     /// and installs it there.
@@ -321,7 +303,7 @@ impl Tier for OptimizingTier {
         if outermost {
             libcalls::flush_fuel(store);
         }
-        if let Some(t) = take_trap(store) {
+        if let Some(t) = libcalls::take_trap(store) {
             return Err(t);
         }
         results.copy_from_slice(&buf[..results.len()]);
