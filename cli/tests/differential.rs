@@ -296,7 +296,7 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
 }
 
 /// The kwasm tiers under test. A tier joins this list when it is implemented.
-const TIERS: &[&str] = &["interp", "optimizing"];
+const TIERS: &[&str] = &["interp", "baseline", "optimizing"];
 
 #[test]
 fn tiers_agree_with_an_independent_engine_on_random_modules() {

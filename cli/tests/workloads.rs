@@ -59,7 +59,7 @@ fn run(program: &Path, args: &[&str]) -> Output {
 }
 
 /// The tiers every workload runs on.
-const TIERS: &[&str] = &["interp", "optimizing"];
+const TIERS: &[&str] = &["interp", "baseline", "optimizing"];
 
 /// Compares one workload on `tier`; returns a description of what went wrong, if anything.
 fn check(root: &Path, w: &Workload, tier: &str) -> Option<String> {
