@@ -6,7 +6,10 @@
  *    CAP_SYS_ADMIN, or membership in the group given by the `group` module parameter.
  *  - /sys/kernel/kwasm/: one read/write file per knob of the runtime's knob table (the table
  *    lives in the runtime, kmod/rt, and is reached through kwasm_rt_knob_*), and stats/.
- *  - Allocation and panic helpers for the Rust runtime staticlib (kmod/rt, linked as rt.o).
+ *  - Allocation and panic helpers for the Rust runtime staticlib (kmod/rt, linked twice: rt.o,
+ *    built with SSE, and rt_soft.o, soft-float, API renamed kwasm_rtsoft_*).
+ *  - The kernel FPU sections every entry into the SSE runtime runs in (knob fpu_mode: notifier,
+ *    bracket), and the choice of runtime per open file (fpu_mode=soft: rt_soft.o, no FPU use).
  *
  * Module init/exit live in kwasm_main.rs (`module!`), which calls kwasm_glue_init/exit.
  */
@@ -22,6 +25,8 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/objtool.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/random.h>
 #include <linux/sched/signal.h>
 #include <linux/timekeeping.h>
@@ -31,6 +36,11 @@
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
+#include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
+#include <asm/fpu/xcr.h>
+
 #include "kwasm_rt.h"
 #include "kwasm_rt_kernel.h"
 
@@ -38,6 +48,7 @@
 int kwasm_glue_init(void);                          /* C, called by the Rust module init */
 void kwasm_glue_exit(void);                         /* C, called by the Rust module drop */
 long kwasm_rs_ioctl(void **inst, unsigned int cmd, unsigned long arg); /* Rust */
+long kwasm_glue_rt_ioctl(void **inst, uint32_t cmd, void *buf, size_t len); /* C, called by Rust */
 
 /* ---- module parameter ------------------------------------------------------------------------ */
 
@@ -211,6 +222,355 @@ int kwasm_check_interrupt(void)
 	return 0;
 }
 
+/* ---- FPU sections for the SSE runtime (knob fpu_mode) ---------------------------------------- */
+
+/*
+ * rt.o is built with SSE (kmod/rt/x86_64-kwasm-kernel-sse.json): its float arithmetic, and
+ * compiler_builtins' memcpy, use XMM registers and MXCSR. The kernel saves a task's user FPU
+ * state only around kernel_fpu_begin/end, so every entry into rt.o runs inside a kernel FPU
+ * section (struct kwasm_fpu), opened by kwasm_fpu_enter and closed by kwasm_fpu_leave:
+ *
+ *  - bracket: kernel_fpu_begin_mask()/kernel_fpu_end(): preemption is off inside. The section
+ *    is ended and begun again at every fuel-slice boundary (kwasm_fpu_check_interrupt: the task
+ *    may be preempted or migrate there, and a fatal signal is seen) and around every glue call
+ *    that may sleep. Registers do not survive the gap; none is live there (see below).
+ *  - notifier: the section stays open while wasm runs preemptibly; a preempt notifier saves the
+ *    registers (XSAVE into kwasm_fpu.xsave) and ends the section when the task is switched out,
+ *    and begins it again on whatever CPU the task resumes on and restores them (XRSTOR). The exact
+ *    sequence, and why it works on 6.12's FPU code, is in kmod/README.md ("FPU").
+ *
+ * In both modes rt.o's calls into the glue that may sleep, fault or use the FPU themselves go
+ * through the kwasm_fpu_* wrappers below (cargo xtask kmod renames rt.o's undefined symbols to
+ * them and fails if one is missing): the section is suspended around the call. That is safe
+ * without saving anything: XMM registers are caller-saved in the C ABI, so no float value is live
+ * across the call, and resuming reloads the default MXCSR and x87 control word that Rust code
+ * expects. The per-CPU pointer kwasm_fpu_cur names the section open on this CPU (it moves with
+ * the task in notifier mode), so that a wrapper finds it without an argument.
+ *
+ * rt_soft.o (fpu_mode=soft) never touches FPU registers and runs without any of this.
+ */
+enum kwasm_fpu_mode { KWASM_FPU_NOTIFIER, KWASM_FPU_BRACKET, KWASM_FPU_SOFT, KWASM_FPU_MODES };
+/* The knob's value names, in runtime/src/knobs.rs FPU_MODES order (checked at init). */
+static const char *const kwasm_fpu_mode_names[KWASM_FPU_MODES] = { "notifier", "bracket", "soft" };
+
+/* XSAVE components the runtime (and later JIT code) may use: x87, SSE, AVX (standard format). */
+#define KWASM_XSAVE_FEATURES (XFEATURE_MASK_FP | XFEATURE_MASK_SSE | XFEATURE_MASK_YMM)
+/* Legacy area (512) + XSAVE header (64) + AVX upper halves (256), rounded up. */
+#define KWASM_XSAVE_SIZE 1024
+
+struct kwasm_fpu {
+	/* notifier mode: KWASM_XSAVE_SIZE bytes, 64-byte aligned, standard-format XSAVE area (or
+	 * FXSAVE without XSAVE), zeroed before first use: XRSTOR faults on a header with reserved
+	 * bits set. Kernel memory only. */
+	u8 *xsave;
+	struct preempt_notifier pn;
+	enum kwasm_fpu_mode mode;
+	/* This section holds the CPU's kernel FPU claim (changed only with preemption off). */
+	bool owned;
+	/* CPU of the last sched_out (to count migrations). */
+	int cpu;
+};
+
+static DEFINE_PER_CPU(struct kwasm_fpu *, kwasm_fpu_cur);
+static u64 kwasm_xsave_mask; /* 0: no XSAVE, use FXSAVE (x87 + SSE only) */
+static bool kwasm_preempt_notifiers_on;
+static u32 kwasm_fpu_mode_knob = U32_MAX; /* index of fpu_mode in the knob table */
+
+static atomic64_t stat_fpu_sections = ATOMIC64_INIT(0);
+static atomic64_t stat_fpu_suspends = ATOMIC64_INIT(0);
+static atomic64_t stat_fpu_slices = ATOMIC64_INIT(0);
+static atomic64_t stat_fpu_sched_out = ATOMIC64_INIT(0);
+static atomic64_t stat_fpu_migrations = ATOMIC64_INIT(0);
+
+static void kwasm_fpu_save(struct kwasm_fpu *f)
+{
+	if (kwasm_xsave_mask)
+		asm volatile("xsave64 %0"
+			     : "+m"(*(u8(*)[KWASM_XSAVE_SIZE])f->xsave)
+			     : "a"((u32)kwasm_xsave_mask), "d"((u32)(kwasm_xsave_mask >> 32))
+			     : "memory");
+	else
+		asm volatile("fxsave64 %0" : "+m"(*(u8(*)[KWASM_XSAVE_SIZE])f->xsave) : : "memory");
+}
+
+static void kwasm_fpu_restore(struct kwasm_fpu *f)
+{
+	if (kwasm_xsave_mask)
+		asm volatile("xrstor64 %0"
+			     :
+			     : "m"(*(u8(*)[KWASM_XSAVE_SIZE])f->xsave), "a"((u32)kwasm_xsave_mask), "d"((u32)(kwasm_xsave_mask >> 32))
+			     : "memory");
+	else
+		asm volatile("fxrstor64 %0" : : "m"(*(u8(*)[KWASM_XSAVE_SIZE])f->xsave) : "memory");
+}
+
+/*
+ * Switched out (irqs off, runqueue locked, preemption off): keep the wasm registers and give the
+ * CPU's FPU claim back. The task's TIF_NEED_FPU_LOAD is set (kernel_fpu_begin saved the user
+ * state), so switch_fpu_prepare will not save these registers over the user state.
+ */
+static void kwasm_fpu_sched_out(struct preempt_notifier *pn, struct task_struct *next)
+{
+	struct kwasm_fpu *f = container_of(pn, struct kwasm_fpu, pn);
+
+	if (!f->owned)
+		return;
+	WARN_ON_ONCE(!test_thread_flag(TIF_NEED_FPU_LOAD));
+	kwasm_fpu_save(f);
+	f->cpu = smp_processor_id();
+	this_cpu_write(kwasm_fpu_cur, NULL);
+	/* kernel_fpu_end's preempt_enable must not reach zero inside the scheduler. */
+	preempt_disable();
+	kernel_fpu_end();
+	atomic64_inc(&stat_fpu_sched_out);
+}
+
+/* Switched in (irqs on, preemption off), maybe on another CPU: claim its FPU and reload. */
+static void kwasm_fpu_sched_in(struct preempt_notifier *pn, int cpu)
+{
+	struct kwasm_fpu *f = container_of(pn, struct kwasm_fpu, pn);
+
+	if (!f->owned)
+		return;
+	/* Saves nothing (TIF_NEED_FPU_LOAD is set), invalidates the CPU's register owner cache. */
+	kernel_fpu_begin_mask(0);
+	kwasm_fpu_restore(f);
+	WARN_ON_ONCE(this_cpu_read(kwasm_fpu_cur));
+	this_cpu_write(kwasm_fpu_cur, f);
+	if (cpu != f->cpu)
+		atomic64_inc(&stat_fpu_migrations);
+	/* Undo kernel_fpu_begin's preempt_disable (the scheduler's own count keeps this from
+	 * rescheduling here): the section stays open, preemptible. */
+	preempt_enable();
+}
+
+static struct preempt_ops kwasm_fpu_preempt_ops = {
+	.sched_in = kwasm_fpu_sched_in,
+	.sched_out = kwasm_fpu_sched_out,
+};
+
+/* Opens the section (preemptible afterwards in notifier mode, not in bracket mode). */
+static void kwasm_fpu_enter(struct kwasm_fpu *f, enum kwasm_fpu_mode mode)
+{
+	f->mode = mode;
+	f->owned = false;
+	if (WARN_ON_ONCE(mode == KWASM_FPU_NOTIFIER && (!f->xsave || !kwasm_preempt_notifiers_on)))
+		f->mode = KWASM_FPU_BRACKET;
+	kernel_fpu_begin_mask(KFPU_387 | KFPU_MXCSR);
+	WARN_ON_ONCE(this_cpu_read(kwasm_fpu_cur));
+	f->owned = true;
+	this_cpu_write(kwasm_fpu_cur, f);
+	atomic64_inc(&stat_fpu_sections);
+	if (f->mode == KWASM_FPU_NOTIFIER) {
+		preempt_notifier_init(&f->pn, &kwasm_fpu_preempt_ops);
+		preempt_notifier_register(&f->pn);
+		preempt_enable();
+	}
+}
+
+/* Ends the CPU's claim if this section holds it. Preemption must be off. */
+static void kwasm_fpu_release_claim(struct kwasm_fpu *f)
+{
+	if (!f->owned)
+		return;
+	this_cpu_write(kwasm_fpu_cur, NULL);
+	f->owned = false;
+	/* In notifier mode the section runs preemptible: give kernel_fpu_end a count to drop. */
+	if (f->mode == KWASM_FPU_NOTIFIER)
+		preempt_disable();
+	kernel_fpu_end();
+}
+
+static void kwasm_fpu_leave(struct kwasm_fpu *f)
+{
+	preempt_disable();
+	kwasm_fpu_release_claim(f);
+	if (f->mode == KWASM_FPU_NOTIFIER)
+		preempt_notifier_unregister(&f->pn);
+	preempt_enable();
+}
+
+/* Suspends the section open on this CPU, if any (before a glue call that may sleep). Also used
+ * by kwasm_wasi.c's wrappers. */
+struct kwasm_fpu *kwasm_fpu_suspend(void);
+struct kwasm_fpu *kwasm_fpu_suspend(void)
+{
+	struct kwasm_fpu *f;
+
+	preempt_disable();
+	f = this_cpu_read(kwasm_fpu_cur);
+	if (f) {
+		kwasm_fpu_release_claim(f);
+		atomic64_inc(&stat_fpu_suspends);
+	}
+	preempt_enable();
+	return f;
+}
+
+/* Opens the section again after the call, on whatever CPU we are on now. */
+void kwasm_fpu_resume(struct kwasm_fpu *f);
+void kwasm_fpu_resume(struct kwasm_fpu *f)
+{
+	if (!f)
+		return;
+	kernel_fpu_begin_mask(KFPU_387 | KFPU_MXCSR);
+	f->owned = true;
+	this_cpu_write(kwasm_fpu_cur, f);
+	if (f->mode == KWASM_FPU_NOTIFIER)
+		preempt_enable();
+}
+
+/*
+ * The wrappers rt.o (SSE) calls instead of the glue functions above: the section is suspended
+ * around the call. Names: kwasm_fpu_<name> for kwasm_<name> (cargo xtask kmod checks that each
+ * exists). kwasm_clock_ns and kwasm_random are called directly (no sleep, no FPU). The wrappers
+ * of kwasm_wasi.c's functions are at the end of that file.
+ */
+#define KWASM_FPU_HOST_CALL(ret, wrapper, fn, params, args)        \
+	ret wrapper params;                                        \
+	ret wrapper params                                         \
+	{                                                          \
+		struct kwasm_fpu *fpu__ = kwasm_fpu_suspend();    \
+		ret r = fn args;                                   \
+		kwasm_fpu_resume(fpu__);                           \
+		return r;                                          \
+	}
+#define KWASM_FPU_HOST_CALL_VOID(wrapper, fn, params, args)        \
+	void wrapper params;                                       \
+	void wrapper params                                        \
+	{                                                          \
+		struct kwasm_fpu *fpu__ = kwasm_fpu_suspend();    \
+		fn args;                                           \
+		kwasm_fpu_resume(fpu__);                           \
+	}
+
+KWASM_FPU_HOST_CALL(void *, kwasm_fpu_kalloc, kwasm_kalloc, (size_t size, size_t align, int zero),
+		    (size, align, zero))
+KWASM_FPU_HOST_CALL_VOID(kwasm_fpu_kfree, kwasm_kfree, (void *ptr), (ptr))
+KWASM_FPU_HOST_CALL(int, kwasm_fpu_copy_from_user, kwasm_copy_from_user,
+		    (void *dst, u64 src, size_t len), (dst, src, len))
+KWASM_FPU_HOST_CALL(int, kwasm_fpu_copy_to_user, kwasm_copy_to_user,
+		    (u64 dst, const void *src, size_t len), (dst, src, len))
+KWASM_FPU_HOST_CALL(void *, kwasm_fpu_fget, kwasm_fget, (int fd), (fd))
+KWASM_FPU_HOST_CALL_VOID(kwasm_fpu_fput, kwasm_fput, (void *file), (file))
+KWASM_FPU_HOST_CALL(long, kwasm_fpu_kwrite, kwasm_kwrite, (void *f, const void *buf, size_t len),
+		    (f, buf, len))
+KWASM_FPU_HOST_CALL(long, kwasm_fpu_kread, kwasm_kread, (void *f, void *buf, size_t len),
+		    (f, buf, len))
+
+/* A runtime panic: leave the section, so that BUG() does not oops with preemption off. */
+void __noreturn kwasm_fpu_rt_abort(const unsigned char *msg, size_t len);
+void __noreturn kwasm_fpu_rt_abort(const unsigned char *msg, size_t len)
+{
+	kwasm_fpu_suspend();
+	kwasm_rt_abort(msg, len);
+}
+
+/*
+ * Between fuel slices. notifier: the section stays open (preemption is on; nothing to do but
+ * the signal check). bracket: end the section, which is where a pending reschedule happens
+ * (preempt_enable; under full PREEMPT cond_resched is a no-op), then begin it again.
+ */
+int kwasm_fpu_check_interrupt(void);
+int kwasm_fpu_check_interrupt(void)
+{
+	struct kwasm_fpu *f;
+	int stop;
+
+	preempt_disable();
+	f = this_cpu_read(kwasm_fpu_cur);
+	preempt_enable();
+	if (!f || f->mode == KWASM_FPU_NOTIFIER)
+		return kwasm_check_interrupt();
+	atomic64_inc(&stat_fpu_slices);
+	f = kwasm_fpu_suspend();
+	stop = kwasm_check_interrupt();
+	kwasm_fpu_resume(f);
+	return stop;
+}
+
+/* ---- the two runtimes --------------------------------------------------------------------------- */
+
+/* rt_soft.o's API: rt.o's, renamed by cargo xtask kmod. */
+#define KWASM_RTSOFT(fn) extern typeof(kwasm_rt_##fn) kwasm_rtsoft_##fn
+KWASM_RTSOFT(knob_count);
+KWASM_RTSOFT(knob_name);
+KWASM_RTSOFT(knob_show);
+KWASM_RTSOFT(knob_store);
+KWASM_RTSOFT(knob_get);
+KWASM_RTSOFT(knobs_reset);
+KWASM_RTSOFT(kheap_bytes);
+KWASM_RTSOFT(kheap_peak);
+KWASM_RTSOFT(kheap_failures);
+KWASM_RTSOFT(instances_live);
+KWASM_RTSOFT(instances_total);
+KWASM_RTSOFT(ioctl);
+KWASM_RTSOFT(instance_free);
+
+/* What a file's state is made by and must be used with. */
+struct kwasm_rt {
+	bool sse;
+	long (*ioctl)(void **inst, uint32_t cmd, void *buf, size_t len);
+	void (*instance_free)(void *inst);
+};
+
+static const struct kwasm_rt kwasm_rt_sse = {
+	.sse = true, .ioctl = kwasm_rt_ioctl, .instance_free = kwasm_rt_instance_free,
+};
+static const struct kwasm_rt kwasm_rt_soft = {
+	.sse = false, .ioctl = kwasm_rtsoft_ioctl, .instance_free = kwasm_rtsoft_instance_free,
+};
+
+/*
+ * Every call from here into rt.o goes through kwasm_sse_call: rt.o's SSE code assumes the C ABI's
+ * 16-byte stack alignment at calls (it keeps XMM values in stack slots with movaps), but kernel
+ * C code is built with -mpreferred-stack-boundary=3 and keeps only 8. So the stack is aligned
+ * here, and fn(a, b, c, d) called (every rt.o entry takes at most four integer arguments; the
+ * result is rax).
+ */
+static noinline unsigned long kwasm_sse_call(const void *fn, unsigned long a, unsigned long b,
+					     unsigned long c, unsigned long d)
+{
+	unsigned long ret;
+
+	asm volatile("movq %%rsp, %%rbx\n\t"
+		     "andq $-16, %%rsp\n\t"
+		     "call *%%rax\n\t"
+		     "movq %%rbx, %%rsp\n\t"
+		     : "=a"(ret), "+D"(a), "+S"(b), "+d"(c), "+c"(d)
+		     : "a"(fn)
+		     : "rbx", "r8", "r9", "r10", "r11", "memory", "cc");
+	return ret;
+}
+/* objtool cannot follow the realigned stack pointer. */
+STACK_FRAME_NON_STANDARD(kwasm_sse_call);
+
+#define KWASM_SSE4(fn, a, b, c, d)                                                           \
+	kwasm_sse_call((const void *)(fn), (unsigned long)(a), (unsigned long)(b),            \
+		       (unsigned long)(c), (unsigned long)(d))
+
+/*
+ * Short calls into rt.o outside an ioctl (sysfs, init, exit, release): fn(args...) in a bracket
+ * section on the caller's stack, through kwasm_sse_call; the result converted to ret.
+ */
+#define KWASM_SSE_CALL(ret, fn, a, b, c, d)                            \
+	({                                                             \
+		struct kwasm_fpu __f = {};                             \
+		unsigned long __r;                                     \
+		kwasm_fpu_enter(&__f, KWASM_FPU_BRACKET);              \
+		__r = KWASM_SSE4(fn, a, b, c, d);                      \
+		kwasm_fpu_leave(&__f);                                 \
+		(ret) __r;                                             \
+	})
+
+/* The FPU mode runs started now get (the fpu_mode knob, read from rt_soft.o: no FPU needed). */
+static enum kwasm_fpu_mode kwasm_fpu_mode_now(void)
+{
+	u64 v = kwasm_fpu_mode_knob == U32_MAX ? KWASM_FPU_BRACKET : kwasm_rtsoft_knob_get(kwasm_fpu_mode_knob);
+
+	return v < KWASM_FPU_MODES ? v : KWASM_FPU_BRACKET;
+}
+
 /* ---- /dev/kwasm ------------------------------------------------------------------------------ */
 
 static bool kwasm_may_open(void)
@@ -230,6 +590,12 @@ static bool kwasm_may_open(void)
 struct kwasm_file {
 	struct mutex lock;
 	void *inst;
+	/* The runtime that made inst, and the FPU mode of its calls: chosen by fpu_mode while the
+	 * file has no state (so a LOAD or SESSION keeps the mode current at its start). */
+	const struct kwasm_rt *rt;
+	enum kwasm_fpu_mode fpu_mode;
+	/* The running ioctl's FPU section (above its stack, see kwasm_ioctl). */
+	struct kwasm_fpu *fpu;
 };
 
 static int kwasm_open(struct inode *inode, struct file *file)
@@ -255,7 +621,10 @@ static int kwasm_release(struct inode *inode, struct file *file)
 	struct kwasm_file *kf = file->private_data;
 
 	/* Last reference: no ioctl can be running. */
-	kwasm_rt_instance_free(kf->inst);
+	if (kf->inst && kf->rt->sse)
+		KWASM_SSE_CALL(long, kf->rt->instance_free, kf->inst, 0, 0, 0);
+	else if (kf->inst)
+		kf->rt->instance_free(kf->inst);
 	mutex_destroy(&kf->lock);
 	kfree(kf);
 	atomic_dec(&stat_open_files);
@@ -271,12 +640,40 @@ static int kwasm_release(struct inode *inode, struct file *file)
 #define KWASM_STACK_SIZE (256 * 1024)
 #define KWASM_STACK_PAINT 0xa5
 
+/* Placed right above an ioctl's stack (the top end: an overflow runs into the guard below,
+ * never into this): the FPU section and, for notifier mode, its XSAVE area. */
+struct kwasm_ioctl_frame {
+	u8 xsave[KWASM_XSAVE_SIZE] __aligned(64);
+	struct kwasm_fpu fpu;
+};
+
 struct kwasm_stack_call {
 	void **inst;
 	unsigned int cmd;
 	unsigned long arg;
 	long ret;
 };
+
+/*
+ * Called by kwasm_main.rs (on the runtime stack, argument struct already copied in) for every
+ * ioctl: the file's runtime handles it, the SSE one inside an FPU section of the file's mode.
+ */
+long kwasm_glue_rt_ioctl(void **inst, uint32_t cmd, void *buf, size_t len)
+{
+	struct kwasm_file *kf = container_of(inst, struct kwasm_file, inst);
+	long ret;
+
+	if (!kf->inst) {
+		kf->fpu_mode = kwasm_fpu_mode_now();
+		kf->rt = kf->fpu_mode == KWASM_FPU_SOFT ? &kwasm_rt_soft : &kwasm_rt_sse;
+	}
+	if (!kf->rt->sse)
+		return kf->rt->ioctl(inst, cmd, buf, len);
+	kwasm_fpu_enter(kf->fpu, kf->fpu_mode);
+	ret = (long)KWASM_SSE4(kf->rt->ioctl, inst, cmd, buf, len);
+	kwasm_fpu_leave(kf->fpu);
+	return ret;
+}
 
 static void kwasm_ioctl_on_stack(void *p)
 {
@@ -308,18 +705,26 @@ static long kwasm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	unsigned long used, peak;
 	size_t i;
 
+	struct kwasm_ioctl_frame *frame;
+
 	atomic64_inc(&stat_ioctls);
-	stack = vmalloc(KWASM_STACK_SIZE);
+	stack = vmalloc(KWASM_STACK_SIZE + sizeof(*frame));
 	if (!stack)
 		return -ENOMEM;
 	/* Painted, so that the deepest use can be measured afterwards (stats/stack_peak_bytes). */
 	memset(stack, KWASM_STACK_PAINT, KWASM_STACK_SIZE);
+	/* vmalloc memory is page aligned, so the frame is 64-byte aligned. */
+	frame = stack + KWASM_STACK_SIZE;
+	memset(frame, 0, sizeof(*frame));
+	frame->fpu.xsave = frame->xsave;
 	if (mutex_lock_killable(&kf->lock)) {
 		vfree(stack);
 		return -EINTR;
 	}
+	kf->fpu = &frame->fpu;
 	kwasm_call_on_stack(kwasm_ioctl_on_stack, &call,
 			    (void *)(((unsigned long)stack + KWASM_STACK_SIZE) & ~15UL));
+	kf->fpu = NULL;
 	mutex_unlock(&kf->lock);
 	for (i = 0; i < KWASM_STACK_SIZE && ((u8 *)stack)[i] == KWASM_STACK_PAINT; i++)
 		;
@@ -368,7 +773,8 @@ static ssize_t knob_show(struct kobject *kobj, struct kobj_attribute *attr, char
 {
 	struct kwasm_knob_attr *ka = container_of(attr, struct kwasm_knob_attr, attr);
 
-	return kwasm_rt_knob_show(ka->index, buf, PAGE_SIZE);
+	/* Both runtimes hold the same values (knob_store sets both); the soft one needs no FPU. */
+	return kwasm_rtsoft_knob_show(ka->index, buf, PAGE_SIZE);
 }
 
 static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *attr, const char *buf,
@@ -379,7 +785,10 @@ static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *attr, con
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	err = kwasm_rt_knob_store(ka->index, buf, count);
+	err = kwasm_rtsoft_knob_store(ka->index, buf, count);
+	/* Same parser, same table: what one accepts, the other does. */
+	if (!err)
+		WARN_ON_ONCE(KWASM_SSE_CALL(int, kwasm_rt_knob_store, ka->index, buf, count, 0));
 	if (err) {
 		atomic64_inc(&stat_knob_rejected);
 		return err;
@@ -401,11 +810,19 @@ KWASM_STAT_ATTR(open_files, atomic_read(&stat_open_files));
 KWASM_STAT_ATTR(ioctls, atomic64_read(&stat_ioctls));
 KWASM_STAT_ATTR(knob_writes, atomic64_read(&stat_knob_writes));
 KWASM_STAT_ATTR(knob_rejected, atomic64_read(&stat_knob_rejected));
-KWASM_STAT_ATTR(heap_bytes, kwasm_rt_kheap_bytes());
-KWASM_STAT_ATTR(heap_peak_bytes, kwasm_rt_kheap_peak());
-KWASM_STAT_ATTR(heap_alloc_failures, kwasm_rt_kheap_failures());
-KWASM_STAT_ATTR(instances_live, kwasm_rt_instances_live());
-KWASM_STAT_ATTR(instances_total, kwasm_rt_instances_total());
+/* The two runtimes count separately; the statistics are their sums. */
+#define KWASM_RT_SUM(fn) (kwasm_rtsoft_##fn() + KWASM_SSE_CALL(u64, kwasm_rt_##fn, 0, 0, 0, 0))
+KWASM_STAT_ATTR(heap_bytes, KWASM_RT_SUM(kheap_bytes));
+KWASM_STAT_ATTR(heap_peak_bytes, KWASM_RT_SUM(kheap_peak));
+KWASM_STAT_ATTR(heap_alloc_failures, KWASM_RT_SUM(kheap_failures));
+KWASM_STAT_ATTR(instances_live, KWASM_RT_SUM(instances_live));
+KWASM_STAT_ATTR(instances_total, KWASM_RT_SUM(instances_total));
+KWASM_STAT_ATTR(fpu_sections, atomic64_read(&stat_fpu_sections));
+KWASM_STAT_ATTR(fpu_suspends, atomic64_read(&stat_fpu_suspends));
+KWASM_STAT_ATTR(fpu_slices, atomic64_read(&stat_fpu_slices));
+KWASM_STAT_ATTR(fpu_sched_out, atomic64_read(&stat_fpu_sched_out));
+KWASM_STAT_ATTR(fpu_migrations, atomic64_read(&stat_fpu_migrations));
+KWASM_STAT_ATTR(fpu_xsave_mask, kwasm_xsave_mask);
 KWASM_STAT_ATTR(stack_size_bytes, KWASM_STACK_SIZE);
 KWASM_STAT_ATTR(stack_peak_bytes, atomic_long_read(&stat_stack_peak));
 
@@ -423,6 +840,12 @@ static struct attribute *stats_attrs[] = {
 	&stat_attr_instances_total.attr,
 	&stat_attr_stack_size_bytes.attr,
 	&stat_attr_stack_peak_bytes.attr,
+	&stat_attr_fpu_sections.attr,
+	&stat_attr_fpu_suspends.attr,
+	&stat_attr_fpu_slices.attr,
+	&stat_attr_fpu_sched_out.attr,
+	&stat_attr_fpu_migrations.attr,
+	&stat_attr_fpu_xsave_mask.attr,
 	NULL,
 };
 
@@ -449,7 +872,7 @@ static void kwasm_sysfs_exit(void)
 
 static int kwasm_sysfs_init(void)
 {
-	u32 n = kwasm_rt_knob_count();
+	u32 n = kwasm_rtsoft_knob_count();
 	u32 i;
 	int err;
 
@@ -461,7 +884,7 @@ static int kwasm_sysfs_init(void)
 	}
 	for (i = 0; i < n; i++) {
 		struct kwasm_knob_attr *ka = &knob_attrs[i];
-		long len = kwasm_rt_knob_name(i, ka->name, sizeof(ka->name));
+		long len = kwasm_rtsoft_knob_name(i, ka->name, sizeof(ka->name));
 
 		if (len <= 0) {
 			pr_err("kwasm: knob %u has no usable name (%ld)\n", i, len);
@@ -500,6 +923,53 @@ fail:
 
 /* ---- init / exit (called from kwasm_main.rs) ------------------------------------------------- */
 
+/*
+ * Both runtimes' knobs to their defaults; the fpu_mode knob located and its value names checked
+ * against kwasm_fpu_mode_names (the knob table is the runtime's); the XSAVE components chosen;
+ * preempt notifiers switched on.
+ */
+static int kwasm_fpu_init(void)
+{
+	char name[KWASM_KNOB_NAME_MAX];
+	u32 i, n = kwasm_rtsoft_knob_count();
+
+	kwasm_rtsoft_knobs_reset();
+	KWASM_SSE_CALL(long, kwasm_rt_knobs_reset, 0, 0, 0, 0);
+	for (i = 0; i < n; i++)
+		if (kwasm_rtsoft_knob_name(i, name, sizeof(name)) > 0 && !strcmp(name, "fpu_mode"))
+			kwasm_fpu_mode_knob = i;
+	if (kwasm_fpu_mode_knob == U32_MAX) {
+		pr_err("kwasm: the runtime has no fpu_mode knob\n");
+		return -EINVAL;
+	}
+	for (i = 0; i < KWASM_FPU_MODES; i++) {
+		const char *v = kwasm_fpu_mode_names[i];
+
+		if (kwasm_rtsoft_knob_store(kwasm_fpu_mode_knob, v, strlen(v)) ||
+		    kwasm_rtsoft_knob_get(kwasm_fpu_mode_knob) != i) {
+			pr_err("kwasm: fpu_mode value %u is not '%s' in the runtime's knob table\n", i, v);
+			return -EINVAL;
+		}
+	}
+	kwasm_rtsoft_knobs_reset();
+	if (!boot_cpu_has(X86_FEATURE_FXSR) || !boot_cpu_has(X86_FEATURE_XMM2)) {
+		pr_err("kwasm: the CPU lacks FXSR/SSE2\n");
+		return -ENODEV;
+	}
+	if (boot_cpu_has(X86_FEATURE_OSXSAVE))
+		kwasm_xsave_mask = xgetbv(XCR_XFEATURE_ENABLED_MASK) & KWASM_XSAVE_FEATURES;
+	preempt_notifier_inc();
+	kwasm_preempt_notifiers_on = true;
+	return 0;
+}
+
+static void kwasm_fpu_exit(void)
+{
+	if (kwasm_preempt_notifiers_on)
+		preempt_notifier_dec();
+	kwasm_preempt_notifiers_on = false;
+}
+
 int kwasm_glue_init(void)
 {
 	int err;
@@ -508,18 +978,24 @@ int kwasm_glue_init(void)
 		pr_err("kwasm: group=%d is invalid (use -1 or a gid)\n", group);
 		return -EINVAL;
 	}
-	err = kwasm_sysfs_init();
+	err = kwasm_fpu_init();
 	if (err)
 		return err;
+	err = kwasm_sysfs_init();
+	if (err) {
+		kwasm_fpu_exit();
+		return err;
+	}
 	kwasm_misc.mode = group >= 0 ? 0666 : 0600;
 	err = misc_register(&kwasm_misc);
 	if (err) {
 		kwasm_sysfs_exit();
+		kwasm_fpu_exit();
 		return err;
 	}
 	pr_info("kwasm: /dev/kwasm ready (%s), %u knobs in /sys/kernel/kwasm\n",
 		group >= 0 ? "CAP_SYS_ADMIN or group member" : "CAP_SYS_ADMIN only",
-		kwasm_rt_knob_count());
+		kwasm_rtsoft_knob_count());
 	return 0;
 }
 
@@ -527,5 +1003,6 @@ void kwasm_glue_exit(void)
 {
 	misc_deregister(&kwasm_misc);
 	kwasm_sysfs_exit();
-	pr_info("kwasm: unloaded (runtime heap in use at exit: %zu bytes)\n", kwasm_rt_kheap_bytes());
+	kwasm_fpu_exit();
+	pr_info("kwasm: unloaded (runtime heap in use at exit: %llu bytes)\n", (unsigned long long)KWASM_RT_SUM(kheap_bytes));
 }

@@ -23,16 +23,18 @@ module! {
 extern "C" {
     fn kwasm_glue_init() -> kernel::ffi::c_int;
     fn kwasm_glue_exit();
-    fn kwasm_rt_knobs_reset();
-    fn kwasm_rt_ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, buf: *mut u8, len: usize) -> kernel::ffi::c_long;
+    fn kwasm_glue_rt_ioctl(
+        inst: *mut *mut kernel::ffi::c_void,
+        cmd: u32,
+        buf: *mut u8,
+        len: usize,
+    ) -> kernel::ffi::c_long;
 }
 
 struct Kwasm;
 
 impl kernel::Module for Kwasm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: plain function call; the knob table is static data of rt.o.
-        unsafe { kwasm_rt_knobs_reset() };
         // SAFETY: called once, at module init, before anything else of the module runs.
         let err = unsafe { kwasm_glue_init() };
         if err < 0 {
@@ -56,8 +58,9 @@ const IOC_MAGIC: u32 = 0xB9;
 /// `ioctl` on /dev/kwasm (called from `kwasm_glue.c`).
 ///
 /// This side does the user-memory work: it decodes direction and size from `cmd`, copies the
-/// argument struct in (`copy_from_user`), lets the runtime (`kwasm_rt_ioctl` in rt.o, which
-/// knows the ABI types of `runtime/src/kabi.rs`) handle it on a kernel buffer, and copies the
+/// argument struct in (`copy_from_user`), lets the runtime (`kwasm_rt_ioctl`, which knows the ABI
+/// types of `runtime/src/kabi.rs`, in rt.o or rt_soft.o: `kwasm_glue_rt_ioctl` picks one by
+/// `fpu_mode` and opens the FPU section) handle it on a kernel buffer, and copies the
 /// result out. Unknown commands get `-ENOTTY`, bad pointers `-EFAULT`.
 #[no_mangle]
 pub extern "C" fn kwasm_rs_ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, arg: usize) -> kernel::ffi::c_long {
@@ -82,7 +85,7 @@ fn ioctl(inst: *mut *mut kernel::ffi::c_void, cmd: u32, arg: usize) -> Result<ke
     // SAFETY: `data` is a valid, writable kernel buffer of `size` bytes for the whole call; the
     // runtime reads and writes at most `size` bytes of it. `inst` is the open file's instance
     // slot, valid and exclusively ours while the glue holds the file's lock.
-    let ret = unsafe { kwasm_rt_ioctl(inst, cmd, data.as_mut_ptr(), size) };
+    let ret = unsafe { kwasm_glue_rt_ioctl(inst, cmd, data.as_mut_ptr(), size) };
     if ret < 0 {
         return Err(Error::from_errno(ret as kernel::ffi::c_int));
     }

@@ -835,3 +835,68 @@ int kwasm_file_set_size(void *f, u64 size)
 		return -EINVAL;
 	return vfs_truncate(&file->f_path, size);
 }
+
+/* ---- FPU wrappers for rt.o (SSE) ------------------------------------------------------------ */
+
+/*
+ * rt.o runs inside a kernel FPU section and calls the functions above through these wrappers
+ * (cargo xtask kmod renames its calls to kwasm_fpu_<name>): the section is suspended around the
+ * call, which may sleep, fault or use the FPU. See "FPU sections" in kwasm_glue.c.
+ */
+struct kwasm_fpu;
+struct kwasm_fpu *kwasm_fpu_suspend(void);
+void kwasm_fpu_resume(struct kwasm_fpu *f);
+
+#define KWASM_WASI_FPU_CALL(ret, wrapper, fn, params, args) \
+	ret wrapper params;                                  \
+	ret wrapper params                                   \
+	{                                                    \
+		struct kwasm_fpu *fpu__ = kwasm_fpu_suspend(); \
+		ret r = fn args;                             \
+		kwasm_fpu_resume(fpu__);                     \
+		return r;                                    \
+	}
+#define KWASM_WASI_FPU_CALL_VOID(wrapper, fn, params, args) \
+	void wrapper params;                                 \
+	void wrapper params                                  \
+	{                                                    \
+		struct kwasm_fpu *fpu__ = kwasm_fpu_suspend(); \
+		fn args;                                     \
+		kwasm_fpu_resume(fpu__);                     \
+	}
+
+KWASM_WASI_FPU_CALL(void *, kwasm_fpu_sock_listener, kwasm_sock_listener, (int fd, int *err), (fd, err))
+KWASM_WASI_FPU_CALL_VOID(kwasm_fpu_sock_put_listener, kwasm_sock_put_listener, (void *sock), (sock))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_sock_accept, kwasm_sock_accept, (void *listener, void **conn),
+		    (listener, conn))
+KWASM_WASI_FPU_CALL_VOID(kwasm_fpu_sock_release, kwasm_sock_release, (void *sock), (sock))
+KWASM_WASI_FPU_CALL(long, kwasm_fpu_sock_recv, kwasm_sock_recv,
+		    (void *sock, void *buf, size_t len, int peek), (sock, buf, len, peek))
+KWASM_WASI_FPU_CALL(long, kwasm_fpu_sock_send, kwasm_sock_send, (void *sock, const void *buf, size_t len),
+		    (sock, buf, len))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_sock_shutdown, kwasm_sock_shutdown, (void *sock, int how), (sock, how))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_wait, kwasm_wait, (struct kwasm_pollreq *reqs, size_t n, s64 timeout_ns),
+		    (reqs, n, timeout_ns))
+KWASM_WASI_FPU_CALL_VOID(kwasm_fpu_yield, kwasm_yield, (void), ())
+KWASM_WASI_FPU_CALL(s64, kwasm_fpu_cpu_time_ns, kwasm_cpu_time_ns, (int thread), (thread))
+KWASM_WASI_FPU_CALL(long long, kwasm_fpu_file_seek, kwasm_file_seek, (void *file, long long offset, int whence),
+		    (file, offset, whence))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_file_stat, kwasm_file_stat, (void *f, struct kwasm_stat *out), (f, out))
+KWASM_WASI_FPU_CALL(long, kwasm_fpu_file_pread, kwasm_file_pread, (void *f, void *buf, size_t len, u64 pos),
+		    (f, buf, len, pos))
+KWASM_WASI_FPU_CALL(long, kwasm_fpu_file_pwrite, kwasm_file_pwrite,
+		    (void *f, const void *buf, size_t len, u64 pos), (f, buf, len, pos))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_file_is_dir, kwasm_file_is_dir, (void *f), (f))
+KWASM_WASI_FPU_CALL(void *, kwasm_fpu_open_beneath, kwasm_open_beneath,
+		    (void *dir, const char *path, u32 how, int *err), (dir, path, how, err))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_stat_beneath, kwasm_stat_beneath,
+		    (void *dir, const char *path, int follow, struct kwasm_stat *out), (dir, path, follow, out))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_mkdir_beneath, kwasm_mkdir_beneath, (void *dir, const char *path),
+		    (dir, path))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_unlink_beneath, kwasm_unlink_beneath,
+		    (void *dir, const char *path, int rmdir), (dir, path, rmdir))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_rename_beneath, kwasm_rename_beneath,
+		    (void *from_dir, const char *from, void *to_dir, const char *to), (from_dir, from, to_dir, to))
+KWASM_WASI_FPU_CALL(long, kwasm_fpu_read_dir, kwasm_read_dir, (void *dir, void **records), (dir, records))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_file_sync, kwasm_file_sync, (void *file, int datasync), (file, datasync))
+KWASM_WASI_FPU_CALL(int, kwasm_fpu_file_set_size, kwasm_file_set_size, (void *file, u64 size), (file, size))

@@ -30,6 +30,13 @@
  *                                      (checked); connects retry for 20 s while the server starts.
  *                                      Prints "ok CONNS conns TOTAL bytes MS ms RATE conn/s" or what
  *                                      went wrong
+ *   vmhelper fpuvictim SECONDS         FPU integrity victim: loads random patterns into XMM0-15 (YMM0-15
+ *                                      with AVX), the x87 stack and control word and a non-default
+ *                                      MXCSR, calls sched_yield() with them loaded, checks them;
+ *                                      repeats for SECONDS; prints "ok yields=N" or "CORRUPT ..."
+ *   vmhelper fpurun FILE.wasm [ARGS]   like run, but RUN is made by a raw syscall with such patterns
+ *                                      loaded and checked afterwards ("caller-fpu ok" on stderr),
+ *                                      while a child moves the process between CPUs every ms
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -43,6 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <cpuid.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -71,7 +81,9 @@ static int usage(void)
 	return 2;
 }
 
-static int run_wasm(int argc, char **argv)
+static int fpu_run_ioctl(int dev, struct kwasm_run_result *r);
+
+static int run_wasm(int argc, char **argv, int fpu_check)
 {
 	const char *file = argv[0];
 	int wfd = open(file, O_RDONLY | O_CLOEXEC);
@@ -116,7 +128,7 @@ static int run_wasm(int argc, char **argv)
 		return 2;
 	}
 	struct kwasm_run_result r = { .size = sizeof(r) };
-	if (ioctl(dev, KWASM_IOC_RUN, &r) < 0) {
+	if ((fpu_check ? fpu_run_ioctl(dev, &r) : ioctl(dev, KWASM_IOC_RUN, &r)) < 0) {
 		printf("RUN %s\n", strerrorname_np(errno));
 		return 2;
 	}
@@ -142,7 +154,7 @@ static int killtime(const char *file, int ms)
 		char *av[] = { (char *)file, NULL };
 		int fd = open("/dev/null", O_WRONLY);
 		dup2(fd, 1);
-		_exit(run_wasm(1, av));
+		_exit(run_wasm(1, av, 0));
 	}
 	usleep(ms * 1000);
 	int status;
@@ -527,6 +539,187 @@ static int echo_client(int port, long conns, long par, long bytes)
 	return 0;
 }
 
+/* ---- FPU integrity: register patterns held across a syscall ----------------------------------- */
+
+/* The registers a task owns in user space, as loaded/stored by fpu_syscall. */
+struct fpu_image {
+	uint8_t ymm[16][32]; /* XMM = the low 16 bytes; the high 16 only with AVX */
+	uint64_t x87[8];     /* doubles, ST7..ST0 in load order */
+	uint16_t fcw;
+	uint16_t pad;
+	uint32_t mxcsr;
+};
+_Static_assert(offsetof(struct fpu_image, x87) == 512, "layout used by the asm");
+_Static_assert(offsetof(struct fpu_image, fcw) == 576, "layout used by the asm");
+_Static_assert(offsetof(struct fpu_image, mxcsr) == 580, "layout used by the asm");
+
+static int have_avx(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX))
+		return 0;
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6;
+}
+
+#define LOAD_X(n) "movdqu " #n "*32(%[in]), %%xmm" #n "\n\t"
+#define LOAD_Y(n) "vmovdqu " #n "*32(%[in]), %%ymm" #n "\n\t"
+#define STORE_X(n) "movdqu %%xmm" #n ", " #n "*32(%[out])\n\t"
+#define STORE_Y(n) "vmovdqu %%ymm" #n ", " #n "*32(%[out])\n\t"
+#define ALL16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+#define X87_LOAD "fninit\n\tfldcw 576(%[in])\n\t" \
+	"fldl 512(%[in])\n\tfldl 520(%[in])\n\tfldl 528(%[in])\n\tfldl 536(%[in])\n\t" \
+	"fldl 544(%[in])\n\tfldl 552(%[in])\n\tfldl 560(%[in])\n\tfldl 568(%[in])\n\t" \
+	"ldmxcsr 580(%[in])\n\t"
+#define X87_STORE "stmxcsr 580(%[out])\n\tldmxcsr %[dflt]\n\tfnstcw 576(%[out])\n\t" \
+	"fstpl 568(%[out])\n\tfstpl 560(%[out])\n\tfstpl 552(%[out])\n\tfstpl 544(%[out])\n\t" \
+	"fstpl 536(%[out])\n\tfstpl 528(%[out])\n\tfstpl 520(%[out])\n\tfstpl 512(%[out])\n\tfninit\n\t"
+#define FPU_CLOBBERS "rcx", "r11", "memory", "cc", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", \
+	"st(6)", "st(7)", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+	"xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
+/* Loads *in into the registers, makes syscall nr(a0, a1, a2) with them loaded, stores them into
+ * *out (then restores the default MXCSR and an empty x87 stack). Returns the syscall's result. */
+static long fpu_syscall(const struct fpu_image *in, struct fpu_image *out, int avx, long nr, long a0,
+			long a1, long a2)
+{
+	static const uint32_t dflt = 0x1f80;
+	long ret = nr;
+	register long r10 __asm__("r10") = 0;
+	if (avx)
+		__asm__ volatile(ALL16(LOAD_Y) X87_LOAD "syscall\n\t" X87_STORE ALL16(STORE_Y) "vzeroupper\n\t"
+				 : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10)
+				 : [in] "b"(in), [out] "r"(out), [dflt] "m"(dflt)
+				 : FPU_CLOBBERS);
+	else
+		__asm__ volatile(ALL16(LOAD_X) X87_LOAD "syscall\n\t" X87_STORE ALL16(STORE_X)
+				 : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10)
+				 : [in] "b"(in), [out] "r"(out), [dflt] "m"(dflt)
+				 : FPU_CLOBBERS);
+	return ret;
+}
+
+/* Random register contents: normal doubles on the x87 stack (a signaling NaN would be quieted by
+ * fld), rounding toward zero in MXCSR and up in the x87 control word (both non-default). */
+static void fpu_pattern(struct fpu_image *img)
+{
+	for (int r = 0; r < 16; r++)
+		for (int i = 0; i < 32; i += 8) {
+			uint64_t v = rnd();
+			memcpy(&img->ymm[r][i], &v, 8);
+		}
+	for (int i = 0; i < 8; i++) {
+		uint64_t v = rnd();
+		uint64_t exp = 1 + (v >> 52) % 2046;
+		img->x87[i] = (v & 0x800fffffffffffffull) | exp << 52;
+	}
+	img->fcw = 0x0a7f;
+	img->pad = 0;
+	img->mxcsr = 0x7f80;
+}
+
+/* Describes the first difference, or returns 0. */
+static int fpu_compare(const struct fpu_image *a, const struct fpu_image *b, int avx, char *msg, size_t cap)
+{
+	for (int r = 0; r < 16; r++)
+		if (memcmp(a->ymm[r], b->ymm[r], avx ? 32 : 16)) {
+			snprintf(msg, cap, "%smm%d", memcmp(a->ymm[r], b->ymm[r], 16) ? "x" : "ymm-high y", r);
+			return 1;
+		}
+	for (int i = 0; i < 8; i++)
+		if (a->x87[i] != b->x87[i]) {
+			snprintf(msg, cap, "st%d %016llx != %016llx", 7 - i, (unsigned long long)a->x87[i],
+				 (unsigned long long)b->x87[i]);
+			return 1;
+		}
+	if (a->fcw != b->fcw) {
+		snprintf(msg, cap, "fcw %04x != %04x", a->fcw, b->fcw);
+		return 1;
+	}
+	if (a->mxcsr != b->mxcsr) {
+		snprintf(msg, cap, "mxcsr %08x != %08x", a->mxcsr, b->mxcsr);
+		return 1;
+	}
+	return 0;
+}
+
+static int fpu_victim(double seconds)
+{
+	int avx = have_avx();
+	struct fpu_image in, out;
+	unsigned long long yields = 0, bad = 0;
+	char first[96] = "";
+	rng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 17;
+	/* The comparison must see a one-bit change anywhere it looks. */
+	fpu_pattern(&in);
+	out = in;
+	out.ymm[9][avx ? 31 : 15] ^= 0x10;
+	char msg0[96];
+	if (!fpu_compare(&in, &out, avx, msg0, sizeof(msg0))) {
+		printf("CHECKER-BROKEN\n");
+		return 1;
+	}
+	double end = now_ms() + seconds * 1e3;
+	while (now_ms() < end) {
+		fpu_pattern(&in);
+		memset(&out, 0, sizeof(out));
+		fpu_syscall(&in, &out, avx, SYS_sched_yield, 0, 0, 0);
+		char msg[96];
+		if (fpu_compare(&in, &out, avx, msg, sizeof(msg)) && bad++ == 0)
+			snprintf(first, sizeof(first), "%s", msg);
+		yields++;
+	}
+	if (bad)
+		printf("CORRUPT %llu of %llu yields, first: %s\n", bad, yields, first);
+	else
+		printf("ok yields=%llu avx=%d\n", yields, avx);
+	return 0;
+}
+
+/* Moves `pid` to CPU 0, 1, 0, ... every millisecond while it lives (our parent). */
+static void migrate_parent(void)
+{
+	pid_t parent = getppid();
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	for (unsigned long i = 0; getppid() == parent; i++) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(i % ncpu, &set);
+		if (sched_setaffinity(parent, sizeof(set), &set))
+			break;
+		usleep(1000);
+	}
+	_exit(0);
+}
+
+/* The RUN ioctl of fpurun: made with register patterns loaded, checked afterwards. */
+static int fpu_run_ioctl(int dev, struct kwasm_run_result *r)
+{
+	int avx = have_avx();
+	struct fpu_image in, out;
+	char msg[96];
+	rng_state = 0x2545f4914f6cdd1dull ^ (uint64_t)getpid();
+	fpu_pattern(&in);
+	pid_t mover = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? fork() : -1;
+	if (mover == 0)
+		migrate_parent();
+	long rc = fpu_syscall(&in, &out, avx, SYS_ioctl, dev, KWASM_IOC_RUN, (long)r);
+	if (mover > 0) {
+		kill(mover, SIGKILL);
+		waitpid(mover, NULL, 0);
+	}
+	if (fpu_compare(&in, &out, avx, msg, sizeof(msg)))
+		fprintf(stderr, "caller-fpu CORRUPT %s\n", msg);
+	else
+		fprintf(stderr, "caller-fpu ok\n");
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
 static int probe(int argc, char **argv)
 {
 	if (argc < 2)
@@ -601,7 +794,11 @@ static int probe(int argc, char **argv)
 	if (!strcmp(cmd, "sessionerr") && argc == 2)
 		return session_errors();
 	if (!strcmp(cmd, "run") && argc >= 2)
-		return run_wasm(argc - 1, argv + 1);
+		return run_wasm(argc - 1, argv + 1, 0);
+	if (!strcmp(cmd, "fpurun") && argc >= 2)
+		return run_wasm(argc - 1, argv + 1, 1);
+	if (!strcmp(cmd, "fpuvictim") && argc == 2)
+		return fpu_victim(atof(argv[1]));
 	if (!strcmp(cmd, "as") && argc >= 4) {
 		uid_t uid = strtoul(argv[1], NULL, 0);
 		gid_t gid = strtoul(argv[2], NULL, 0);

@@ -63,7 +63,7 @@ pub const TIER_NAMES: &[&str] = &["interp", "baseline", "optimizing"];
 /// Names of the bounds-check strategies, the values of `bounds_mode`.
 pub const BOUNDS_MODES: &[&str] = &["explicit", "guard"];
 /// Names of the kernel FPU strategies, the values of `fpu_mode`.
-pub const FPU_MODES: &[&str] = &["notifier", "bracket"];
+pub const FPU_MODES: &[&str] = &["notifier", "bracket", "soft"];
 
 knobs! {
     Tier = "tier", 0, KnobRange::Choice(TIER_NAMES),
@@ -95,7 +95,7 @@ knobs! {
     BoundsMode = "bounds_mode", 0, KnobRange::Choice(BOUNDS_MODES),
         "Linear memory safety in compiled tiers: explicit checks, or guard regions (user space).";
     FpuMode = "fpu_mode", 0, KnobRange::Choice(FPU_MODES),
-        "Kernel FPU protection: preempt notifiers save/restore, or kernel_fpu_begin/end per slice.";
+        "Floats in kernel mode: SSE runtime with preempt notifiers saving/restoring its registers (notifier), SSE runtime in kernel_fpu_begin/end per fuel slice (bracket), or the soft-float runtime (soft).";
 }
 
 /// A set of knob values.

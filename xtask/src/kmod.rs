@@ -1,14 +1,19 @@
 //! `cargo xtask kmod`: builds `kwasm.ko` against the cached test kernel (`cargo xtask kernel`).
 //!
-//! 1. The runtime side, `kmod/rt` with feature `kernel`, as a `no_std` staticlib for
-//!    `x86_64-unknown-none` with Debian's rustc (`-Zbuild-std=core,alloc`, static relocation model,
-//!    kernel code model, `-Z plt=yes` so that no call goes through the GOT).
-//! 2. `ld -r --whole-archive` into one object, `.llvmbc`/`.llvmcmd` removed, every symbol but the
-//!    `kwasm_rt_*` API made local (compiler_builtins' memcpy, soft-float and libm helpers then cannot
-//!    clash with the kernel's), checked: undefined symbols only from the glue, only relocation types
-//!    the 6.12 module loader accepts.
-//! 3. Stages `kmod/{Kbuild,*.rs,*.c}`, the headers and `rt.o_shipped` in `target/kmod/` and runs
-//!    the kernel's `make M=… modules` there (the source tree stays clean).
+//! 1. The runtime side, `kmod/rt` with feature `kernel`, as a `no_std` staticlib with Debian's
+//!    rustc (`-Zbuild-std=core,alloc`, static relocation model, kernel code model, `-Z plt=yes` so
+//!    that no call goes through the GOT), twice (see [`RT_VARIANTS`]): for the custom target
+//!    `kmod/rt/x86_64-kwasm-kernel-sse.json` (hard-float ABI, SSE2: the runtime's floats are SSE
+//!    instructions; the glue runs every entry into it inside a kernel FPU section) and for
+//!    `x86_64-unknown-none` (soft-float: never touches FPU registers; `fpu_mode=soft`).
+//! 2. Each: `ld -r --whole-archive` into one object, `.llvmbc`/`.llvmcmd` removed, every symbol
+//!    but the `kwasm_rt_*` API made local (compiler_builtins' memcpy, soft-float and libm helpers
+//!    then cannot clash with the kernel's), checked: undefined symbols only from the glue, only
+//!    relocation types the 6.12 module loader accepts, SSE code only in the SSE object. The SSE
+//!    object's calls into the glue are renamed to the glue's `kwasm_fpu_*` wrappers (which close
+//!    the FPU section around the call); the soft object's API is renamed `kwasm_rtsoft_*`.
+//! 3. Stages `kmod/{Kbuild,*.rs,*.c}`, the headers and the `*.o_shipped` objects in `target/kmod/`
+//!    and runs the kernel's `make M=… modules` there (the source tree stays clean).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,8 +21,26 @@ use std::process::Command;
 
 use crate::kernel::{self, clean_rust_env, output, run, run_logged, Progress, KERNEL_RUSTC};
 
-const TARGET: &str = "x86_64-unknown-none";
 const RUSTFLAGS: &str = "-C relocation-model=static -C code-model=kernel -C no-redzone=y -Z plt=yes";
+
+/// One build of the runtime linked into the module.
+struct RtVariant {
+    /// `--target`: a built-in triple, or a target JSON under `kmod/rt/`.
+    target: &'static str,
+    /// Name of the object in the module (`<object>.o`, from `<object>.o_shipped`).
+    object: &'static str,
+    /// Prefix the API symbols get in the module (`kwasm_rt_` = unchanged).
+    api_prefix: &'static str,
+    /// Whether the code is expected to use SSE registers (checked both ways).
+    sse: bool,
+}
+
+/// The two runtimes in kwasm.ko; the glue picks one per open file by the `fpu_mode` knob.
+const RT_VARIANTS: &[RtVariant] = &[
+    RtVariant { target: "x86_64-kwasm-kernel-sse.json", object: "rt", api_prefix: "kwasm_rt_", sse: true },
+    RtVariant { target: "x86_64-unknown-none", object: "rt_soft", api_prefix: "kwasm_rtsoft_", sse: false },
+];
+
 /// Symbols `rt.o` may leave undefined: all provided by `kwasm_glue.c`.
 const GLUE_SYMBOLS: &[&str] = &[
     "kwasm_kalloc",
@@ -33,6 +56,10 @@ const GLUE_SYMBOLS: &[&str] = &[
     "kwasm_random",
     "kwasm_check_interrupt",
 ];
+/// Glue functions the SSE runtime may call while its FPU section stays open: they neither sleep
+/// nor use the FPU. Every other glue symbol it calls goes through a `kwasm_fpu_<name>` wrapper in
+/// `kwasm_glue.c` (the `kwasm_` prefix replaced), which ends the section around the call.
+const FPU_SAFE_CALLS: &[&str] = &["kwasm_clock_ns", "kwasm_random"];
 /// Relocation types the Linux 6.12 x86-64 module loader (`apply_relocate_add`) accepts.
 const KERNEL_RELOCS: &[&str] = &[
     "R_X86_64_NONE",
@@ -98,25 +125,43 @@ fn stage(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the runtime staticlib and turns it into the module's `rt.o`.
-fn build_rt(root: &Path, out: &Path, p: &Progress) -> Result<PathBuf, String> {
+/// The wrapper in `kwasm_glue.c` that the SSE runtime calls instead of glue symbol `sym`.
+fn fpu_wrapper(sym: &str) -> String {
+    format!("kwasm_fpu_{}", sym.strip_prefix("kwasm_").unwrap_or(sym))
+}
+
+/// Builds one runtime variant and turns it into the module's `<object>.o`.
+fn build_rt(root: &Path, out: &Path, v: &RtVariant, p: &Progress) -> Result<PathBuf, String> {
     let cargo =
         if Path::new(kernel::KERNEL_CARGO).exists() { kernel::KERNEL_CARGO.to_string() } else { "cargo".into() };
     let target_dir = target_root(root).join("kmod-rt");
-    p.say("rt: cargo build kmod/rt --features kernel (x86_64-unknown-none, build-std)");
+    let rt_dir = root.join("kmod/rt");
+    p.say(format!("{}: cargo build kmod/rt --features kernel ({}, build-std)", v.object, v.target));
     let mut cmd = Command::new(&cargo);
     clean_rust_env(&mut cmd);
-    cmd.current_dir(root.join("kmod/rt"))
-        .env("RUSTC", KERNEL_RUSTC)
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTFLAGS", RUSTFLAGS)
-        .args(["build", "--release", "--quiet", "-Zbuild-std=core,alloc", "--features", "kernel", "--target", TARGET])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.current_dir(&rt_dir).env("RUSTC", KERNEL_RUSTC).env("RUSTC_BOOTSTRAP", "1").env("RUSTFLAGS", RUSTFLAGS).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-Zbuild-std=core,alloc",
+        "--features",
+        "kernel",
+    ]);
+    let triple = match v.target.strip_suffix(".json") {
+        Some(name) => {
+            cmd.arg("-Zjson-target-spec").arg("--target").arg(rt_dir.join(v.target));
+            name
+        }
+        None => {
+            cmd.args(["--target", v.target]);
+            v.target
+        }
+    };
+    cmd.arg("--target-dir").arg(&target_dir);
     run(&mut cmd)?;
-    let archive = target_dir.join(TARGET).join("release/libkwasm_kmod_rt.a");
-    let merged = out.join("rt-merged.o");
-    let object = out.join("rt.o_shipped.new");
+    let archive = target_dir.join(triple).join("release/libkwasm_kmod_rt.a");
+    let merged = out.join(format!("{}-merged.o", v.object));
+    let object = out.join(format!("{}.o_shipped.new", v.object));
     run(Command::new("ld").args(["-r", "--whole-archive"]).arg(&archive).arg("-o").arg(&merged))?;
     run(Command::new("objcopy")
         .args(["--remove-section=.llvmbc", "--remove-section=.llvmcmd", "-w", "--keep-global-symbol=kwasm_rt_*"])
@@ -124,13 +169,11 @@ fn build_rt(root: &Path, out: &Path, p: &Progress) -> Result<PathBuf, String> {
         .arg(&object))?;
     // Undefined symbols: only what the glue provides.
     let nm = output(Command::new("nm").args(["-u", "--format=posix"]).arg(&object))?;
-    let bad: Vec<&str> = nm
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|s| !GLUE_SYMBOLS.contains(s) && !WASI_GLUE_SYMBOLS.contains(s))
-        .collect();
+    let undefined: Vec<&str> = nm.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let bad: Vec<&str> =
+        undefined.iter().copied().filter(|s| !GLUE_SYMBOLS.contains(s) && !WASI_GLUE_SYMBOLS.contains(s)).collect();
     if !bad.is_empty() {
-        return Err(format!("rt.o has undefined symbols the glue does not provide: {}", bad.join(" ")));
+        return Err(format!("{}.o has undefined symbols the glue does not provide: {}", v.object, bad.join(" ")));
     }
     // Relocations: only types the module loader takes.
     let relocs = output(Command::new("readelf").args(["-rW"]).arg(&object))?;
@@ -143,15 +186,62 @@ fn build_rt(root: &Path, out: &Path, p: &Progress) -> Result<PathBuf, String> {
     odd.sort();
     odd.dedup();
     if !odd.is_empty() {
-        return Err(format!("rt.o has relocations the 6.12 module loader rejects: {}", odd.join(" ")));
+        return Err(format!("{}.o has relocations the 6.12 module loader rejects: {}", v.object, odd.join(" ")));
     }
     let exported = output(Command::new("nm").args(["-g", "--defined-only", "--format=posix"]).arg(&object))?;
     let api: Vec<&str> = exported.lines().filter_map(|l| l.split_whitespace().next()).collect();
     if api.iter().any(|s| !s.starts_with("kwasm_rt_")) {
-        return Err(format!("rt.o exports non-API symbols: {api:?}"));
+        return Err(format!("{}.o exports non-API symbols: {api:?}", v.object));
+    }
+    // SSE register use: everywhere in the SSE object (floats, and memcpy), nowhere in the soft one.
+    let asm = output(Command::new("objdump").args(["-d", "--no-show-raw-insn"]).arg(&object))?;
+    let sse_lines = asm.lines().filter(|l| l.contains("%xmm") || l.contains("%ymm") || l.contains("%zmm")).count();
+    if v.sse != (sse_lines > 0) {
+        return Err(format!(
+            "{}.o ({}) has {sse_lines} instructions on SSE/AVX registers; expected {}",
+            v.object,
+            v.target,
+            if v.sse { "some (hard-float target)" } else { "none (soft-float: the kernel does not save them)" }
+        ));
+    }
+    // The SSE object: glue calls go through the FPU wrappers; every wrapper must exist.
+    // The soft object: its API gets its own names so that both objects link into one module.
+    let mut renames = String::new();
+    if v.sse {
+        let mut glue = String::new();
+        for f in MODULE_FILES.iter().filter(|f| f.ends_with(".c")) {
+            glue.push_str(&fs::read_to_string(root.join("kmod").join(f)).map_err(|e| format!("kmod/{f}: {e}"))?);
+        }
+        for sym in undefined.iter().filter(|s| !FPU_SAFE_CALLS.contains(s)) {
+            let wrapper = fpu_wrapper(sym);
+            if !glue.contains(&wrapper) {
+                return Err(format!(
+                    "rt.o (SSE) calls {sym}, but no kmod/*.c file has {wrapper}: add one (KWASM_FPU_HOST_CALL), \
+                     or list {sym} in FPU_SAFE_CALLS if it can neither sleep nor use the FPU"
+                ));
+            }
+            renames.push_str(&format!("{sym} {wrapper}\n"));
+        }
+    }
+    if v.api_prefix != "kwasm_rt_" {
+        for sym in &api {
+            renames.push_str(&format!("{sym} {}{}\n", v.api_prefix, &sym["kwasm_rt_".len()..]));
+        }
+    }
+    if !renames.is_empty() {
+        let list = out.join(format!("{}.renames", v.object));
+        fs::write(&list, renames).map_err(|e| e.to_string())?;
+        run(Command::new("objcopy").arg(format!("--redefine-syms={}", list.display())).arg(&object))?;
     }
     let size = fs::metadata(&object).map(|m| m.len()).unwrap_or(0);
-    p.say(format!("rt: rt.o {:.0} KiB, {} API symbols, relocations ok", size as f64 / 1024.0, api.len()));
+    p.say(format!(
+        "{}: {}.o {:.0} KiB, {} API symbols ({}*), relocations ok, {sse_lines} SSE register uses",
+        v.object,
+        v.object,
+        size as f64 / 1024.0,
+        api.len(),
+        v.api_prefix
+    ));
     Ok(object)
 }
 
@@ -163,9 +253,11 @@ pub fn build(p: &Progress) -> Result<KmodBuild, String> {
     let root = kernel::repo_root();
     let out = target_root(&root).join("kmod");
     fs::create_dir_all(out.join("include")).map_err(|e| e.to_string())?;
-    let object = build_rt(&root, &out, p)?;
-    stage(&object, &out.join("rt.o_shipped"))?;
-    let _ = fs::remove_file(&object);
+    for v in RT_VARIANTS {
+        let object = build_rt(&root, &out, v, p)?;
+        stage(&object, &out.join(format!("{}.o_shipped", v.object)))?;
+        let _ = fs::remove_file(&object);
+    }
     for f in MODULE_FILES {
         stage(&root.join("kmod").join(f), &out.join(f))?;
     }
@@ -235,6 +327,27 @@ pub fn abi_doc() -> String {
         ("instances_total", "WebAssembly instances created since load."),
         ("stack_size_bytes", "Size of the stack each /dev/kwasm ioctl runs the runtime on (vmalloc'd per call)."),
         ("stack_peak_bytes", "Deepest use of that stack by any ioctl since load (measured by painting it)."),
+        (
+            "fpu_sections",
+            "Kernel FPU sections opened around calls into the SSE runtime (each ioctl of a file whose \
+             fpu_mode is notifier or bracket, and each sysfs/release call into it).",
+        ),
+        (
+            "fpu_suspends",
+            "Times a section was closed around a host call that may sleep (allocation, user copy, \
+             file read/write, fd reference) and reopened afterwards.",
+        ),
+        ("fpu_slices", "Fuel-slice boundaries in bracket mode (kernel_fpu_end, reschedule point, kernel_fpu_begin)."),
+        (
+            "fpu_sched_out",
+            "notifier mode: times a task was switched out in the middle of kernel-mode wasm and its \
+             registers saved (XSAVE) by the preempt notifier.",
+        ),
+        (
+            "fpu_migrations",
+            "notifier mode: of those, times the task resumed on another CPU (registers restored there).",
+        ),
+        ("fpu_xsave_mask", "XSAVE components the notifier saves (1 x87, 2 SSE, 4 AVX); 0 means FXSAVE (no XSAVE)."),
     ];
     for (name, what) in stats {
         let _ = write!(

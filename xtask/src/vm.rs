@@ -1,12 +1,14 @@
 //! The test VM: `cargo xtask vm-test` and `cargo xtask vm --add FILE… -- COMMAND…`.
 //!
 //! Both build kwasm.ko (and the kernel, cached), pack an initramfs (busybox-static, kwasm.ko, a
-//! generated `/init`, the test files) and boot it in QEMU (TCG, `-cpu max -m 1024 -smp 2`), reading
-//! the serial console line by line with a deadline per phase.
+//! generated `/init`, the test files) and boot it in QEMU (TCG, `-cpu max -m 1024`, 2 CPUs as two
+//! sockets), reading the serial console line by line with a deadline per phase.
 //!
 //! - `vm-test` runs `kmod/tests/vm-test.sh`, which prints `KWASM-TEST <name> PASS|FAIL <detail>`
 //!   per check and `KWASM-DONE <passed> <failed>`; any FAIL, a missing DONE, a kernel panic or a
-//!   timeout fails the command. The serial log is kept in `target/vm/vm-test.log`.
+//!   timeout fails the command. It boots twice, with `panic_on_warn=1`: the whole suite on 2 CPUs,
+//!   then the FPU integrity test alone on 1 CPU. The serial logs are kept in `target/vm/`
+//!   (`vm-test.log`, `vm-test-fpu-smp1.log`).
 //! - `vm` loads the module, runs one command in `/work` (where the `--add`ed files are; the
 //!   `kwasm` CLI is on PATH), prints its output and exits with its status.
 
@@ -179,12 +181,18 @@ struct BootResult {
 fn boot(
     bzimage: &Path,
     initrd: &Path,
+    smp: u32,
     append: &str,
     log: &Path,
     mut on_line: impl FnMut(&str) -> Option<(Duration, &'static str)>,
 ) -> Result<BootResult, String> {
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot"])
+        // One socket per CPU: the kernel has no ACPI (tinyconfig), so it finds CPUs in SeaBIOS's
+        // MP table, which lists only the first CPU of each package; plain `-smp 2` (two cores in
+        // one socket) boots with a single CPU.
+        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-nographic", "-no-reboot"])
+        .arg("-smp")
+        .arg(format!("{smp},sockets={smp},cores=1,threads=1"))
         .arg("-kernel")
         .arg(bzimage)
         .arg("-initrd")
@@ -323,6 +331,29 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     let list_path = dir.join("workloads.txt");
     fs::write(&list_path, list).map_err(|e| e.to_string())?;
     files.push((list_path, "/tests/workloads.txt".to_string()));
+    // The float workloads of the FPU tests (kmod/tests/vm-test.sh, fpu_*), with larger inputs
+    // than the quick ones (each run long enough to be preempted and migrated many times).
+    let mut fpu_list = String::new();
+    for (name, arg) in FPU_WORKLOADS {
+        let wasm = root.join(format!("experiments/build/wasm/{name}.wasm"));
+        let out = Command::new(&kwasm)
+            .args(["run", "--tier", "interp"])
+            .arg(&wasm)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", kwasm.display()))?;
+        let status = out.status.code().unwrap_or(-1);
+        for (ext, data) in [("out", out.stdout), ("status", format!("{status}\n").into_bytes())] {
+            let f = exp.join(format!("fpu-{name}.{ext}"));
+            fs::write(&f, data).map_err(|e| e.to_string())?;
+            files.push((f, format!("/tests/expect/fpu-{name}.{ext}")));
+        }
+        let _ = writeln!(fpu_list, "{name} {arg}");
+    }
+    let fpu_path = dir.join("fpu-workloads.txt");
+    fs::write(&fpu_path, fpu_list).map_err(|e| e.to_string())?;
+    files.push((fpu_path, "/tests/fpu-workloads.txt".to_string()));
     Ok(files)
 }
 
@@ -348,6 +379,14 @@ fn wasi_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
         files.push((wasm, format!("/tests/wasi/{name}.wasm")));
     }
     Ok(files)
+}
+
+/// Float workloads and inputs for the FPU integrity test and the soft-float/SSE timing note.
+const FPU_WORKLOADS: &[(&str, &str)] = &[("nbody", "60"), ("matrix", "80")];
+
+/// The float-heavy spec scripts run once per `fpu_mode` in kernel mode.
+fn is_float_script(name: &str) -> bool {
+    ["f32", "f64", "float_", "conversions"].iter().any(|p| name.starts_with(p)) && !name.contains('/')
 }
 
 /// The WebAssembly testsuite: `$KWASM_TESTSUITE`, else `../shared/testsuite` beside the repo.
@@ -408,7 +447,24 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
     fs::write(&expect, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
     let list = dir.join("spec-files.txt");
     fs::write(&list, scripts.join("\n") + "\n").map_err(|e| e.to_string())?;
+    // The float subset: its per-file lines of the user-space run, in the same order.
+    let float: Vec<&String> = scripts.iter().filter(|s| is_float_script(s)).collect();
+    let float_expect: Vec<&str> = summary
+        .iter()
+        .copied()
+        .filter(|l| l.split_once(": ").is_some_and(|(f, _)| float.iter().any(|s| s.as_str() == f)))
+        .collect();
+    if float.is_empty() || float_expect.len() != float.len() {
+        return Err(format!("spec: float scripts {float:?} do not match the summary lines {float_expect:?}"));
+    }
+    let float_list = dir.join("spec-float-files.txt");
+    fs::write(&float_list, float.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n") + "\n")
+        .map_err(|e| e.to_string())?;
+    let float_expect_path = dir.join("spec-float-expect.txt");
+    fs::write(&float_expect_path, float_expect.join("\n") + "\n").map_err(|e| e.to_string())?;
     let mut files = vec![
+        (float_list, "/tests/spec-float-files.txt".to_string()),
+        (float_expect_path, "/tests/spec-float-expect.txt".to_string()),
         (expect, "/tests/spec-expect.txt".to_string()),
         (list, "/tests/spec-files.txt".to_string()),
         (skips, "/tests/spec-skips.txt".to_string()),
@@ -466,17 +522,49 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
             "note: cli/src/run.rs has no kernel_loader::intercept hook yet; `kwasm run --loader kernel` checks skipped",
         );
     }
+    // The suite part comes from the kernel command line (`KWASM_SUITE=…` becomes init's
+    // environment): the whole suite, or only the FPU tests.
     let init = format!(
-        "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
+        "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh $KWASM_SUITE\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
         SUITE_TIMEOUT.as_secs()
     );
     let initrd = build_initramfs("vm-test", &files, &init)?;
     p.say(format!("initramfs: {}", initrd.display()));
-    let log = dir.join("vm-test.log");
+    // Two boots: everything on 2 CPUs, then the FPU tests again on 1 CPU (where every preemption
+    // of kernel-mode wasm is a switch to another task on the same CPU). panic_on_warn: a WARN
+    // (e.g. from the FPU code's X86_DEBUG_FPU checks) ends the run as a failure at once.
+    let mut problems = Vec::new();
+    let mut total_passed = 0;
+    for (smp, suite) in [(2, "all"), (1, "fpu")] {
+        let log =
+            dir.join(if suite == "all" { "vm-test.log".to_string() } else { format!("vm-test-{suite}-smp{smp}.log") });
+        let (passed, mut found) = boot_suite(&p, &built.kernel.bzimage, &initrd, smp, suite, &log)?;
+        total_passed += passed;
+        problems.append(&mut found);
+    }
+    if problems.is_empty() {
+        p.say(format!("vm-test: PASS ({total_passed} checks; logs in {})", dir.display()));
+        Ok(())
+    } else {
+        Err(format!("vm-test failed:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// Boots the test VM with `smp` CPUs, runs `vm-test.sh <suite>`, returns the passed checks and
+/// the problems found (failed checks, timeouts, kernel panics).
+fn boot_suite(
+    p: &Progress,
+    bzimage: &Path,
+    initrd: &Path,
+    smp: u32,
+    suite: &str,
+    log: &Path,
+) -> Result<(usize, Vec<String>), String> {
     let t = Instant::now();
     let mut booted_at = None;
-    p.say("qemu: booting (TCG, -smp 2)");
-    let res = boot(&built.kernel.bzimage, &initrd, &kernel_append(""), &log, |line| {
+    p.say(format!("qemu: booting (TCG, -smp {smp}), suite '{suite}'"));
+    let append = kernel_append(&format!("panic_on_warn=1 KWASM_SUITE={suite}"));
+    let res = boot(bzimage, initrd, smp, &append, log, |line| {
         if line.starts_with("KWASM-BOOTED") {
             booted_at = Some(t.elapsed());
             return Some((SUITE_TIMEOUT + Duration::from_secs(30), "test suite"));
@@ -505,39 +593,37 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
     let panic_lines: Vec<&String> =
         res.lines.iter().filter(|l| l.contains("Kernel panic") || l.contains("BUG:") || l.contains("Oops")).collect();
     p.say(format!(
-        "boot {} + suite {} = {} wall; {passed} passed, {} failed",
+        "-smp {smp} '{suite}': boot {} + suite {} = {} wall; {passed} passed, {} failed",
         booted_at.map(fmt_dur).unwrap_or_else(|| "?".into()),
         booted_at.map(|b| fmt_dur(total.saturating_sub(b))).unwrap_or_else(|| "?".into()),
         fmt_dur(total),
         failed.len()
     ));
     let mut problems = Vec::new();
+    let at = format!("-smp {smp} '{suite}'");
     if let Some(phase) = &res.timed_out {
-        problems.push(format!("timed out during {phase}"));
+        problems.push(format!("{at}: timed out during {phase}"));
     }
     if done.is_none() {
-        problems.push("the suite did not finish (no KWASM-DONE)".into());
+        problems.push(format!("{at}: the suite did not finish (no KWASM-DONE)"));
     }
     if passed == 0 {
-        problems.push("no test passed".into());
+        problems.push(format!("{at}: no test passed"));
     }
     for f in &failed {
-        problems.push(format!("FAIL {f}"));
+        problems.push(format!("{at}: FAIL {f}"));
     }
     for l in &panic_lines {
-        problems.push(format!("console: {l}"));
+        problems.push(format!("{at}: console: {l}"));
     }
-    if problems.is_empty() {
-        p.say(format!("vm-test: PASS ({passed} checks; log {})", log.display()));
-        Ok(())
-    } else {
+    if !problems.is_empty() {
         let tail: Vec<&String> = res.lines.iter().rev().take(30).collect();
         eprintln!("--- last console lines ({}) ---", log.display());
         for l in tail.iter().rev() {
             eprintln!("  | {l}");
         }
-        Err(format!("vm-test failed:\n  {}", problems.join("\n  ")))
     }
+    Ok((passed, problems))
 }
 
 /// Quotes a word for `sh`.
@@ -589,7 +675,7 @@ pub fn vm(args: &[String]) -> Result<(), String> {
     p.say(format!("qemu: booting; running: {cmdline}"));
     let mut inside = false;
     let mut status = None;
-    let res = boot(&built.kernel.bzimage, &initrd, &kernel_append(""), &log, |line| {
+    let res = boot(&built.kernel.bzimage, &initrd, 2, &kernel_append(""), &log, |line| {
         if line.starts_with("KWASM-BOOTED") {
             return Some((SUITE_TIMEOUT, "command"));
         }
