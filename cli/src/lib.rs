@@ -3,6 +3,7 @@
 //! Subcommands live in one module each: `run` (WASI programs), `wast` (spec scripts).
 
 pub mod compile;
+pub mod guard;
 pub mod kernel_loader;
 pub mod platform;
 pub mod run;

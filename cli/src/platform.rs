@@ -12,8 +12,8 @@ use std::os::raw::c_int;
 use std::time::Duration;
 
 use kwasm_runtime::platform::{
-    Clock, DirEntry, Errno, ExecRegion, FileKind, FileStat, HostHandle, Interruption, OpenOptions, Platform,
-    PollRequest, Whence,
+    Clock, DirEntry, Errno, ExecRegion, FileKind, FileStat, GuardSupport, HostHandle, Interruption, OpenOptions,
+    Platform, PollRequest, Whence,
 };
 use kwasm_runtime::wasi::errno;
 
@@ -111,7 +111,7 @@ pub fn wasi_errno(host: c_int) -> Errno {
 }
 
 /// The WASI errno of the last failed libc call.
-fn last_errno() -> Errno {
+pub(crate) fn last_errno() -> Errno {
     wasi_errno(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
 }
 
@@ -291,6 +291,10 @@ impl Platform for StdPlatform {
         }
         region.executable = true;
         Ok(())
+    }
+
+    fn guard_support(&self) -> Option<GuardSupport> {
+        Some(crate::guard::support())
     }
 
     fn check_interrupt(&mut self) -> Interruption {

@@ -157,10 +157,13 @@ fn wasmi_trap(e: &wasmi::Error) -> &'static str {
     }
 }
 
-/// Runs every exported function of `bytes` twice with kwasm tier `tier`.
-fn run_kwasm(bytes: &[u8], tier: &str) -> Vec<Observation> {
+/// Runs every exported function of `bytes` twice with kwasm configured by the knob
+/// assignments `config`.
+fn run_kwasm(bytes: &[u8], config: &[&str]) -> Vec<Observation> {
     let mut knobs = Knobs::default();
-    knobs.set_text(&format!("tier={tier}")).unwrap();
+    for k in config {
+        knobs.set_text(k).unwrap();
+    }
     knobs.set(Knob::MaxCallDepth, 5_000).unwrap();
     let mut store = Store::new(kwasm_cli::make_tier(&knobs), knobs, Box::new(kwasm_cli::platform::StdPlatform::new()));
     let module = Arc::new(Module::new(bytes).expect("wasm-smith output validates in kwasm"));
@@ -295,8 +298,10 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
     obs
 }
 
-/// The kwasm tiers under test. A tier joins this list when it is implemented.
-const TIERS: &[&str] = &["interp", "baseline", "optimizing"];
+/// The kwasm configurations under test (knob assignments). A tier joins this list when it is
+/// implemented.
+const TIERS: &[&[&str]] =
+    &[&["tier=interp"], &["tier=baseline"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
 
 #[test]
 fn tiers_agree_with_an_independent_engine_on_random_modules() {
@@ -313,7 +318,7 @@ fn tiers_agree_with_an_independent_engine_on_random_modules() {
                 std::fs::write(&path, &bytes).unwrap();
                 let first = ours.iter().zip(&reference).position(|(a, b)| a != b);
                 panic!(
-                    "seed {seed}: tier {tier} disagrees with wasmi (module saved to {}); first difference at step {first:?}:\n  kwasm: {:?}\n  wasmi: {:?}",
+                    "seed {seed}: {tier:?} disagrees with wasmi (module saved to {}); first difference at step {first:?}:\n  kwasm: {:?}\n  wasmi: {:?}",
                     path.display(),
                     first.map(|i| &ours[i]),
                     first.map(|i| &reference[i]),

@@ -5,7 +5,7 @@
 //! `<repo>/../shared/testsuite` unless `KWASM_TESTSUITE` names another directory; a missing
 //! testsuite is a failure, never a silent pass. Skips come only from `<repo>/tests/spec-skips.txt`.
 //!
-//! To cover another tier, add one `#[test]` that calls [`run_suite`] with its name.
+//! To cover another tier or configuration, add one `#[test]` that calls [`run_suite`] with its knobs.
 
 use std::path::{Path, PathBuf};
 
@@ -50,16 +50,19 @@ fn suite_files() -> Vec<PathBuf> {
     files
 }
 
-/// Runs the suite on `tier` and fails if any directive failed.
-fn run_suite(tier: &str) {
+/// Runs the suite with the knob assignments `config` (`tier=...` and more) and fails if any
+/// directive failed.
+fn run_suite(config: &[&str]) {
     let files = suite_files();
     let skips = SkipList::load(&repo_root().join("tests/spec-skips.txt")).unwrap_or_else(|e| panic!("{e}"));
     let mut knobs = Knobs::default();
-    knobs.set_text(&format!("tier={tier}")).expect("tier knob");
-    println!("spec suite on tier {tier}: {} files from {}", files.len(), testsuite_dir().display());
+    for k in config {
+        knobs.set_text(k).unwrap_or_else(|e| panic!("knob {k}: {e}"));
+    }
+    println!("spec suite with {config:?}: {} files from {}", files.len(), testsuite_dir().display());
     let (reports, totals) = wast::run_and_print(&files, &knobs, &skips);
     warn_unused_skips(&skips, &reports);
-    assert_eq!(totals.failed, 0, "tier {tier}: {}", totals.summary());
+    assert_eq!(totals.failed, 0, "{config:?}: {}", totals.summary());
 }
 
 /// Skip entries that matched nothing are stale: say so, so they get removed.
@@ -77,15 +80,21 @@ fn warn_unused_skips(skips: &SkipList, reports: &[wast::FileReport]) {
 
 #[test]
 fn spec_interp() {
-    run_suite("interp");
+    run_suite(&["tier=interp"]);
 }
 
 #[test]
 fn spec_optimizing() {
-    run_suite("optimizing");
+    run_suite(&["tier=optimizing"]);
+}
+
+/// Guard-region addressing: unchecked accesses, faults turned into traps by the platform.
+#[test]
+fn spec_optimizing_guard() {
+    run_suite(&["tier=optimizing", "bounds_mode=guard"]);
 }
 
 #[test]
 fn spec_baseline() {
-    run_suite("baseline");
+    run_suite(&["tier=baseline"]);
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod kabi;
 pub mod knobs;
 pub mod libcalls;
+pub mod memory;
 pub mod module;
 pub mod platform;
 pub mod spectest;

@@ -51,6 +51,76 @@ impl Drop for ExecRegion {
     }
 }
 
+/// Linear memory at the start of a larger address-space reservation whose rest is inaccessible
+/// (guard-region addressing, `bounds_mode = guard`): an access past `len` but inside `reserved`
+/// faults instead of touching other memory. From [`GuardSupport::reserve`]; dropping it releases
+/// the whole reservation.
+#[derive(Debug)]
+pub struct GuardedRegion {
+    /// Start of the reservation (page aligned).
+    pub ptr: *mut u8,
+    /// Bytes reserved (accessible or not).
+    pub reserved: usize,
+    /// Bytes accessible (read + write) from `ptr`, zero-filled when made accessible.
+    pub len: usize,
+    /// Makes `ptr + old..ptr + new` accessible (read + write, zero-filled); `new <= reserved`.
+    pub grow: unsafe fn(ptr: *mut u8, old: usize, new: usize) -> Result<(), Errno>,
+    /// Releases `ptr..ptr + reserved`; called exactly once, by `Drop`.
+    pub release: unsafe fn(ptr: *mut u8, reserved: usize),
+}
+
+// SAFETY: the region is plain memory owned by this value; nothing else refers to it.
+unsafe impl Send for GuardedRegion {}
+// SAFETY: shared references only read the fields.
+unsafe impl Sync for GuardedRegion {}
+
+impl Drop for GuardedRegion {
+    fn drop(&mut self) {
+        // SAFETY: `release` came from the platform that reserved exactly this region.
+        unsafe { (self.release)(self.ptr, self.reserved) }
+    }
+}
+
+/// Where compiled code faulted: the wasm function and byte offset of the trapping access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSite {
+    /// Module function index.
+    pub func: u32,
+    /// Module byte offset of the instruction.
+    pub offset: u32,
+}
+
+/// Maps a faulting program counter to the wasm access it belongs to. Called from a signal
+/// handler, so implementations must only read (no allocation, no locks, no panics).
+pub trait TrapSites {
+    /// The access at machine-code address `pc`, if `pc` is a guarded memory access.
+    fn lookup(&self, pc: usize) -> Option<FaultSite>;
+}
+
+/// An entry into compiled code in the platform's C convention (see [`crate::vmctx`]).
+pub type CompiledEntry = unsafe extern "sysv64" fn(*const u8, *mut u64);
+
+/// Runs `entry(a, b)`; if the code faults on an address at a `pc` that `sites` knows, the call
+/// is abandoned at once (every compiled frame above this call is discarded: they hold no
+/// resources) and the site is returned. Any other fault is the host's as usual.
+///
+/// # Safety
+/// `entry` must be compiled code that may be abandoned at any of `sites`' addresses, and `a`,
+/// `b` what it expects; `sites` must stay valid (and unchanged) during the call.
+pub type RunCatchingFaults =
+    unsafe fn(entry: CompiledEntry, a: *const u8, b: *mut u64, sites: &dyn TrapSites) -> Option<FaultSite>;
+
+/// What guard-region addressing needs from the host: reservations with inaccessible tails and a
+/// way to turn faults in them into traps. User space has it (mmap + a SIGSEGV handler); the
+/// kernel module does not, so there `bounds_mode = guard` is refused.
+#[derive(Clone, Copy, Debug)]
+pub struct GuardSupport {
+    /// Reserves `reserve` bytes of address space of which the first `len` are accessible.
+    pub reserve: fn(reserve: usize, len: usize) -> Result<GuardedRegion, Errno>,
+    /// Runs compiled code, catching faults at its guarded accesses.
+    pub run: RunCatchingFaults,
+}
+
 /// A WASI clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
@@ -327,6 +397,12 @@ pub trait Platform: Send {
     fn protect_exec(&self, region: &mut ExecRegion) -> Result<(), Errno> {
         let _ = region;
         Err(crate::wasi::errno::NOTSUP)
+    }
+
+    /// Guard-region addressing support (`bounds_mode = guard`). The default: none, so stores
+    /// with that knob refuse to create memories.
+    fn guard_support(&self) -> Option<GuardSupport> {
+        None
     }
 
     /// Releases a region early (dropping it does the same).

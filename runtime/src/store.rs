@@ -13,7 +13,8 @@ use core::cell::OnceCell;
 use core::ops::Range;
 
 use crate::error::Error;
-use crate::knobs::{Knob, Knobs};
+use crate::knobs::{Knob, Knobs, BOUNDS_MODES};
+use crate::memory::{MemoryData, GUARD_RESERVATION};
 use crate::module::{
     ConstExpr, ConstOp, DataMode, ElemMode, ExportKind, ExternType, GlobalType, Limits, Module, TableType,
 };
@@ -103,7 +104,7 @@ pub struct FuncInst {
 #[derive(Debug)]
 pub struct Memory {
     /// The bytes; the length is always a multiple of [`PAGE_SIZE`].
-    pub data: Vec<u8>,
+    pub data: MemoryData,
     /// Declared limits (pages).
     pub limits: Limits,
     /// The effective maximum in pages: the declared maximum capped by `max_memory_pages`.
@@ -124,10 +125,7 @@ impl Memory {
             return None;
         }
         let new_len = usize::try_from(new).ok()?.checked_mul(PAGE_SIZE)?;
-        let extra = new_len - self.data.len();
-        self.data.try_reserve_exact(extra).ok()?;
-        self.data.resize(new_len, 0);
-        Some(old)
+        self.data.grow_to(new_len).then_some(old)
     }
 }
 
@@ -312,10 +310,28 @@ impl Store {
             )));
         }
         let len = limits.min as usize * PAGE_SIZE;
-        let mut data = Vec::new();
-        data.try_reserve_exact(len)
-            .map_err(|_| Error::Resource(format!("cannot allocate {} pages of linear memory", limits.min)))?;
-        data.resize(len, 0);
+        let data = if BOUNDS_MODES[self.knobs.get(Knob::BoundsMode) as usize] == "guard" {
+            let guard = self.platform.guard_support().ok_or_else(|| {
+                Error::Unsupported(
+                    "bounds_mode=guard: this platform has no guard-region support (it is a user-space \
+                     feature; the kernel uses bounds_mode=explicit)"
+                        .into(),
+                )
+            })?;
+            let region = (guard.reserve)(GUARD_RESERVATION as usize, len).map_err(|e| {
+                Error::Resource(format!(
+                    "bounds_mode=guard: cannot reserve {} GiB of address space for a memory (WASI errno {e})",
+                    GUARD_RESERVATION >> 30
+                ))
+            })?;
+            MemoryData::Guarded(region)
+        } else {
+            let mut data = Vec::new();
+            data.try_reserve_exact(len)
+                .map_err(|_| Error::Resource(format!("cannot allocate {} pages of linear memory", limits.min)))?;
+            data.resize(len, 0);
+            MemoryData::Heap(data)
+        };
         self.memories.push(Memory { data, limits, max_pages });
         Ok((self.memories.len() - 1) as u32)
     }

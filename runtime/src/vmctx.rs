@@ -36,11 +36,18 @@
 //! reads one 64-bit slot per parameter, calls through `slot`, and writes one slot per result.
 //!
 //! # Traps
-//! No signals: a trapping function stores the trap code ([`crate::TrapKind::code`]), its module
-//! function index and byte offset into [`VmShared`] (the first trap site wins the location) and
-//! returns with zero results; every caller checks `VmShared::trap_code` after each call and
-//! returns at once if it is set, so the trap unwinds through ordinary returns. The runtime turns
-//! the record (or [`VmShared::pending`], for host traps with a message) into a [`crate::Trap`].
+//! A trapping function stores the trap code ([`crate::TrapKind::code`]), its module function
+//! index and byte offset into [`VmShared`] (the first trap site wins the location) and returns
+//! with zero results; every caller checks `VmShared::trap_code` after each call and returns at
+//! once if it is set, so the trap unwinds through ordinary returns. The runtime turns the record
+//! (or [`VmShared::pending`], for host traps with a message) into a [`crate::Trap`].
+//!
+//! The exception is a guarded memory ([`crate::memory::MemoryData::Guarded`], `bounds_mode =
+//! guard`): there an out-of-bounds access faults. Compiled code is then entered through the
+//! platform's [`crate::platform::GuardSupport::run`], which abandons every compiled frame up to
+//! the entry on such a fault (they hold no resources) and reports the faulting access; the tier
+//! writes the trap record itself. Fuel burnt by the abandoned frames since their last call is
+//! not charged. A guarded memory's base never moves.
 //!
 //! # Stack and interruption
 //! Every compiled function compares the native stack pointer with `VmShared::stack_limit` on

@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: cargo xtask bench [OPTIONS]
-  --tiers T1,T2     kwasm tiers to run (default interp; known: interp,baseline,optimizing)
+  --tiers T1,T2     kwasm tiers to run (default interp; known: interp,baseline,optimizing);
+                    a tier may carry knobs as T+NAME=VALUE+..., and T+guard means
+                    T+bounds_mode=guard (e.g. --tiers optimizing,optimizing+guard)
   --runs N          timed runs per program and column, median reported (default 3)
   --quick           small inputs and 1 run (CI smoke); results go to experiments/build/quick/
   --check           verification only: every requested tier must run and match native
@@ -204,7 +206,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    if let Some(bad) = opts.tiers.iter().find(|t| !KNOWN_TIERS.contains(&t.as_str())) {
+    if let Some(bad) = opts.tiers.iter().find(|t| !KNOWN_TIERS.contains(&tier_spec(t).0)) {
         return Err(format!("unknown tier {bad} (known: {})", KNOWN_TIERS.join(",")));
     }
     // Quick and check runs exist to verify output, so one run is enough unless asked.
@@ -328,17 +330,26 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// A `--tiers` entry split into the tier and its `--knob` assignments (`T+NAME=VALUE+...`;
+/// `guard` is short for `bounds_mode=guard`).
+fn tier_spec(entry: &str) -> (&str, Vec<String>) {
+    let mut parts = entry.split('+');
+    let tier = parts.next().unwrap_or_default();
+    let knobs = parts.map(|k| if k == "guard" { "bounds_mode=guard".to_string() } else { k.to_string() }).collect();
+    (tier, knobs)
+}
+
 /// Native, then one column per requested tier, then peers if asked and found.
 fn columns(root: &Path, kwasm: &Path, opts: &Options) -> Vec<Column> {
     let mut cols =
         vec![Column { name: "native".into(), kind: ColumnKind::Native, program: PathBuf::new(), prefix: Vec::new() }];
-    for tier in &opts.tiers {
-        cols.push(Column {
-            name: tier.clone(),
-            kind: ColumnKind::Tier,
-            program: kwasm.to_path_buf(),
-            prefix: vec!["run".into(), "--tier".into(), tier.clone()],
-        });
+    for entry in &opts.tiers {
+        let (tier, knobs) = tier_spec(entry);
+        let mut prefix = vec!["run".to_string(), "--tier".into(), tier.to_string()];
+        for k in knobs {
+            prefix.extend(["--knob".to_string(), k]);
+        }
+        cols.push(Column { name: entry.clone(), kind: ColumnKind::Tier, program: kwasm.to_path_buf(), prefix });
     }
     if opts.peers {
         match find_wasmtime(root) {
@@ -629,7 +640,15 @@ fn measure_translation(kwasm: &Path, rows: &[Row], opts: &Options) -> Option<Vec
     }
     let repeat = if opts.quick { 1 } else { 5 }.to_string();
     let mut out = Vec::new();
-    for tier in &opts.tiers {
+    // Knob variants of a tier translate the same way: measure each tier once.
+    let mut tiers: Vec<&str> = Vec::new();
+    for entry in &opts.tiers {
+        let tier = tier_spec(entry).0;
+        if !tiers.contains(&tier) {
+            tiers.push(tier);
+        }
+    }
+    for tier in tiers {
         let mut results = Vec::new();
         for row in rows {
             let wasm = repo_root().join("experiments/build/wasm").join(format!("{}.wasm", row.workload.name));
@@ -647,7 +666,7 @@ fn measure_translation(kwasm: &Path, rows: &[Row], opts: &Options) -> Option<Vec
             eprintln!("bench: translate {tier:<10} {:<8} {shown}", row.workload.name);
             results.push((row.workload.name.clone(), result));
         }
-        out.push(TierTranslation { tier: tier.clone(), results });
+        out.push(TierTranslation { tier: tier.to_string(), results });
     }
     Some(out)
 }

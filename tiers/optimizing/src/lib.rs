@@ -11,10 +11,18 @@
 //! (C convention) through which [`Tier::invoke`] enters it. Host functions get a *host
 //! trampoline* in the shared convention that forwards to [`kwasm_runtime::Store::call_host`].
 //!
-//! Safety checks are explicit: bounds checks on every memory and table access (`bounds_mode =
-//! explicit`; `guard` is refused with [`Error::Unsupported`]), divide checks, float→int range
-//! checks, a native stack limit check on function entry and a fuel check on function entry and
-//! loop headers. A trap never uses a signal: it is a record in `VmShared` plus ordinary returns.
+//! Safety checks are explicit: bounds checks on every memory and table access, divide checks,
+//! float→int range checks, a native stack limit check on function entry and a fuel check on
+//! function entry and loop headers. A trap is a record in `VmShared` plus ordinary returns.
+//!
+//! The one exception is guard-region addressing (`bounds_mode = guard`, user space): when
+//! memory 0 is a guarded reservation ([`kwasm_runtime::memory::MemoryData::Guarded`]), accesses
+//! whose static offset fits the guard go unchecked; each carries a Cranelift trap code from
+//! which [`translate::GuardedAccesses`] recovers its wasm offset, so the tier knows, for every
+//! faulting instruction, the trap location. [`Tier::invoke`] then enters compiled code through
+//! the platform's [`kwasm_runtime::platform::GuardSupport::run`], which turns a fault at such an
+//! instruction into "out of bounds memory access" at that location, abandoning the compiled
+//! frames up to the entry.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -32,19 +40,20 @@ use alloc::vec::Vec;
 
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::TrapCode;
 use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, Signature, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kwasm_runtime::knobs::{Knob, BOUNDS_MODES};
-use kwasm_runtime::platform::ExecRegion;
+use kwasm_runtime::knobs::Knob;
+use kwasm_runtime::platform::{CompiledEntry, ExecRegion, FaultSite, TrapSites};
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
 use kwasm_runtime::types::FuncType;
 use kwasm_runtime::vmctx::{FuncSlot, SLOT_CODE, SLOT_VMCTX};
-use kwasm_runtime::{Error, FuncAddr, Store, Trap};
+use kwasm_runtime::{Error, FuncAddr, Store, Trap, TrapKind};
 
-use crate::translate::{clif_type, ctx_flags, stack_buffer, to_slot, wasm_signature, FuncEnv};
+use crate::translate::{clif_type, ctx_flags, stack_buffer, to_slot, wasm_signature, FuncEnv, GuardedAccesses};
 
 /// Native stack bytes allowed per permitted wasm call level (`max_call_depth` × this is the
 /// stack budget of compiled code, measured from the first entry).
@@ -79,6 +88,13 @@ pub struct OptFunc {
     region: ExecRegion,
     /// Offset of the body (shared convention) in the region.
     body: usize,
+    /// Length of the body in bytes.
+    body_len: usize,
+    /// Module function index (for trap locations; 0 for host trampolines).
+    func_index: u32,
+    /// Unchecked memory accesses (guard mode): (body offset of the faulting instruction, wasm
+    /// offset of the access), sorted by body offset.
+    fault_sites: FaultSites,
     /// Offset of the entry trampoline (C convention), if any.
     entry: Option<usize>,
     /// Size of the machine code in bytes (statistics).
@@ -98,10 +114,15 @@ impl OptFunc {
     }
 }
 
+/// (body offset of a faulting instruction, wasm offset of its access), sorted by body offset.
+type FaultSites = Vec<(u32, u32)>;
+
 type EntryFn = unsafe extern "sysv64" fn(*const FuncSlot, *mut u64);
 
-/// Compiles one Cranelift function and returns its machine code.
-fn emit(isa: &OwnedTargetIsa, func: Function) -> Result<Vec<u8>, Error> {
+/// Compiles one Cranelift function and returns its machine code and, for the unchecked memory
+/// accesses of `guarded` (guard mode), where each faulting instruction is (body offset, wasm
+/// offset), sorted.
+fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Result<(Vec<u8>, FaultSites), Error> {
     let mut ctx = Context::for_function(func);
     let code = ctx
         .compile(&**isa, &mut ControlPlane::default())
@@ -112,7 +133,26 @@ fn emit(isa: &OwnedTargetIsa, func: Function) -> Result<Vec<u8>, Error> {
             r.kind, r.target
         )));
     }
-    Ok(code.code_buffer().to_vec())
+    let mut sites = Vec::new();
+    if !guarded.offsets.is_empty() {
+        let srclocs = code.buffer.get_srclocs_sorted();
+        for t in code.buffer.traps() {
+            // Only user codes mark unchecked accesses; Cranelift's own codes (conversion
+            // checks it emits itself) sit behind our explicit checks and never fire.
+            let raw = t.code.as_raw().get();
+            if TrapCode::user(raw).is_none() {
+                continue;
+            }
+            let at = srclocs.partition_point(|l| l.end <= t.offset);
+            let srcloc = srclocs.get(at).filter(|l| l.start <= t.offset && !l.loc.is_default()).map(|l| l.loc.bits());
+            let off = guarded.site(raw, srcloc).ok_or_else(|| {
+                Error::Other(format!("optimizing tier: a faulting access at code offset {} has no wasm site", t.offset))
+            })?;
+            sites.push((t.offset, off));
+        }
+        sites.sort_unstable();
+    }
+    Ok((code.code_buffer().to_vec(), sites))
 }
 
 /// The entry trampoline for functions of type `ty`:
@@ -207,6 +247,31 @@ fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), E
     Ok((region, offsets))
 }
 
+/// The unchecked accesses of all of a store's optimizing-tier code, for the fault handler.
+struct StoreFaultSites {
+    store: *const Store,
+}
+
+impl TrapSites for StoreFaultSites {
+    fn lookup(&self, pc: usize) -> Option<FaultSite> {
+        // SAFETY: the store outlives the guarded call that this value serves, and while compiled
+        // code runs nothing changes the store's code slots; this only reads them.
+        let store = unsafe { &*self.store };
+        for f in &store.funcs {
+            let Some(code) = f.code[TierId::Optimizing as usize].get() else { continue };
+            let Some(of) = code.downcast_ref::<OptFunc>() else { continue };
+            let start = of.region.ptr as usize + of.body;
+            if pc < start || pc >= start + of.body_len {
+                continue;
+            }
+            let off = (pc - start) as u32;
+            let i = of.fault_sites.binary_search_by_key(&off, |s| s.0).ok()?;
+            return Some(FaultSite { func: of.func_index, offset: of.fault_sites[i].1 });
+        }
+        None
+    }
+}
+
 impl OptimizingTier {
     /// Compiles every function of the store that has no code in its function-table slot yet,
     /// and installs it there.
@@ -234,26 +299,24 @@ impl Tier for OptimizingTier {
     }
 
     fn compile(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
-        if BOUNDS_MODES[store.knobs.get(Knob::BoundsMode) as usize] != "explicit" {
-            return Err(Error::Unsupported(
-                "optimizing tier: bounds_mode=guard (guard-region addressing) is not implemented yet; use \
-                 bounds_mode=explicit"
-                    .into(),
-            ));
-        }
         let f = &store.funcs[func as usize];
         let ty = f.ty.clone();
-        let (body, entry) = match f.kind {
-            FuncKind::Host(_) => (emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?)?, None),
+        let none = GuardedAccesses::default();
+        let (body, fault_sites, entry, func_index) = match f.kind {
+            FuncKind::Host(_) => {
+                let (body, _) = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?;
+                (body, Vec::new(), None, 0)
+            }
             FuncKind::Wasm { instance, func_index } => {
                 let inst = store.instance(instance);
                 let env =
                     FuncEnv { store, inst, module: &inst.module, func_index, frontend: self.isa.frontend_config() };
                 let mut clif = Function::new();
                 let mut fctx = FunctionBuilderContext::new();
-                translate::translate_function(&env, &mut clif, &mut fctx)?;
-                let body = emit(&self.isa, clif)?;
-                (body, Some(emit(&self.isa, entry_trampoline(&ty, self.isa.frontend_config())?)?))
+                let guarded = translate::translate_function(&env, &mut clif, &mut fctx)?;
+                let (body, sites) = emit(&self.isa, clif, &guarded)?;
+                let (entry, _) = emit(&self.isa, entry_trampoline(&ty, self.isa.frontend_config())?, &none)?;
+                (body, sites, Some(entry), func_index)
             }
         };
         let code_size = body.len() + entry.as_ref().map_or(0, Vec::len);
@@ -261,7 +324,15 @@ impl Tier for OptimizingTier {
             Some(e) => install(store, &[&body, e])?,
             None => install(store, &[&body])?,
         };
-        Ok(Arc::new(OptFunc { region, body: offsets[0], entry: offsets.get(1).copied(), code_size }))
+        Ok(Arc::new(OptFunc {
+            region,
+            body: offsets[0],
+            body_len: body.len(),
+            func_index,
+            fault_sites,
+            entry: offsets.get(1).copied(),
+            code_size,
+        }))
     }
 
     fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
@@ -287,18 +358,50 @@ impl Tier for OptimizingTier {
             store.vm.shared.clear_trap();
             libcalls::next_slice(store).map_err(Trap::new)?;
         }
+        // Guarded memories need faults turned into traps (the platform's runner does that).
+        let guard_run = if store.memories.iter().any(|m| m.data.is_guarded()) {
+            let support = store.platform.guard_support().ok_or_else(|| {
+                Trap::host("bounds_mode=guard: the platform has guarded memories but no way to catch their faults")
+            })?;
+            Some(support.run)
+        } else {
+            None
+        };
         let mut buf = vec![0u64; args.len().max(results.len()).max(1)];
         buf[..args.len()].copy_from_slice(args);
         let slot: *const FuncSlot = &store.vm.slots[func as usize];
         store.vm.shared.depth += 1;
         let store_ptr: *mut Store = store;
         store.vm.shared.store = store_ptr;
-        // SAFETY: every slot holds code compiled for the store (`fill_slots`), the contexts are
-        // fresh (`vm_refresh`), `buf` has a slot per argument and result, and from here until
-        // the call returns the store is only used through `store_ptr` (by runtime functions).
-        unsafe { entry(slot, buf.as_mut_ptr()) };
+        let fault = match guard_run {
+            // SAFETY: as below; in addition, compiled code holds no resources in its frames, so
+            // abandoning them at a faulting access is fine, and `sites` reads the store's code
+            // only (which nothing changes while compiled code runs).
+            Some(run) => unsafe {
+                let sites = StoreFaultSites { store: store_ptr };
+                let entry: CompiledEntry = core::mem::transmute::<EntryFn, CompiledEntry>(entry);
+                run(entry, slot.cast(), buf.as_mut_ptr(), &sites)
+            },
+            None => {
+                // SAFETY: every slot holds code compiled for the store (`fill_slots`), the
+                // contexts are fresh (`vm_refresh`), `buf` has a slot per argument and result,
+                // and from here until the call returns the store is only used through
+                // `store_ptr` (by runtime functions).
+                unsafe { entry(slot, buf.as_mut_ptr()) };
+                None
+            }
+        };
         // SAFETY: the compiled code has returned; `store_ptr` is the `store` we were given.
         let store = unsafe { &mut *store_ptr };
+        if let Some(site) = fault {
+            // A faulting access abandoned every frame up to here: record the trap as the first
+            // (and only) trap site would have.
+            let shared = &mut store.vm.shared;
+            shared.trap_code = TrapKind::MemoryOutOfBounds.code();
+            shared.trap_has_loc = 1;
+            shared.trap_func = site.func;
+            shared.trap_offset = site.offset;
+        }
         store.vm.shared.depth -= 1;
         if outermost {
             libcalls::flush_fuel(store);

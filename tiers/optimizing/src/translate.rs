@@ -15,10 +15,12 @@ use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
 use cranelift_codegen::ir::{
     AbiParam, AliasRegion, AliasRegionData, Block, BlockArg, BlockCall, Function, InstBuilder, JumpTableData,
-    MemFlagsData as MemFlags, SigRef, Signature, StackSlotData, StackSlotKind, Type, UserFuncName, Value,
+    MemFlagsData as MemFlags, SigRef, Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName,
+    Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use kwasm_runtime::memory::GUARD_MAX_STATIC_END;
 use kwasm_runtime::module::Module;
 use kwasm_runtime::store::InstanceData;
 use kwasm_runtime::types::FuncType;
@@ -189,6 +191,48 @@ struct Trans<'a, 'b> {
     calls: bool,
     /// Whether the function keeps a fuel counter at all (it calls something or has loops).
     uses_fuel: bool,
+    /// Whether memory 0 is guarded ([`kwasm_runtime::memory::MemoryData::Guarded`]): accesses
+    /// whose static end fits the guard region go unchecked and fault instead; its base never moves.
+    guarded: bool,
+    /// The wasm offset of every unchecked (faulting) access, by ordinal; see [`GuardedAccesses`].
+    guarded_accesses: Vec<u32>,
+}
+
+/// User trap codes cycle through `1..=GUARD_CODES` over a function's unchecked accesses, so that
+/// a fault maps back to its access exactly even when Cranelift merged the load into the
+/// instruction that uses it (that instruction carries the user's source location, but the
+/// load's trap code): see [`GuardedAccesses::site`].
+pub const GUARD_CODES: u32 = 250;
+
+/// The unchecked memory accesses of a translated function (guard mode).
+#[derive(Debug, Default, Clone)]
+pub struct GuardedAccesses {
+    /// Wasm byte offset of each access, by ordinal (in translation order, i.e. offset order).
+    pub offsets: Vec<u32>,
+}
+
+impl GuardedAccesses {
+    /// The wasm offset of the access behind a Cranelift trap record with user code `code` in
+    /// machine code whose source location is `srcloc` (a wasm offset, `None` if unknown).
+    ///
+    /// A faulting instruction is either the access itself (source location = its offset) or an
+    /// instruction that merged the load; a load can only be merged into its user when nothing
+    /// with side effects (like another faulting access) comes between them, so it is the latest
+    /// access with that code at or before the user's offset.
+    pub fn site(&self, code: u8, srcloc: Option<u32>) -> Option<u32> {
+        let k = (code as u32).checked_sub(1)?;
+        let mut found = None;
+        let mut i = k as usize;
+        while i < self.offsets.len() {
+            let off = self.offsets[i];
+            if srcloc.is_some_and(|s| off > s) {
+                break;
+            }
+            found = Some(off);
+            i += GUARD_CODES as usize;
+        }
+        found
+    }
 }
 
 /// Translates module function `env.func_index` into `func`.
@@ -196,7 +240,7 @@ pub fn translate_function(
     env: &FuncEnv<'_>,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
-) -> Result<(), Error> {
+) -> Result<GuardedAccesses, Error> {
     let ty = env.module.func_type(env.func_index);
     func.signature = wasm_signature(ty)?;
     func.name = UserFuncName::user(0, env.func_index);
@@ -217,7 +261,9 @@ pub fn translate_function(
             _ => {}
         }
     }
+    let guarded = env.inst.memories.first().is_some_and(|&m| env.store.memories[m as usize].data.is_guarded());
     let mut b = FunctionBuilder::new(func, fctx);
+    b.set_srcloc(SourceLoc::new(body.range().start as u32));
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
@@ -282,11 +328,13 @@ pub fn translate_function(
         checked: Vec::new(),
         calls,
         uses_fuel: calls || loops,
+        guarded,
+        guarded_accesses: Vec::new(),
     };
     if t.uses_fuel {
         t.reload_fuel();
     }
-    t.reload_memory();
+    t.reload_memory(true);
     t.ctrl.push(Frame {
         kind: Kind::Func,
         end,
@@ -307,6 +355,7 @@ pub fn translate_function(
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset()?;
         t.offset = offset as u32;
+        t.b.set_srcloc(SourceLoc::new(offset as u32));
         t.op(op)?;
     }
     // The final `end` switched to the function's end block: return its parameters.
@@ -314,7 +363,7 @@ pub fn translate_function(
     t.emit_trap_block();
     t.b.seal_all_blocks();
     t.b.finalize(env.frontend);
-    Ok(())
+    Ok(GuardedAccesses { offsets: t.guarded_accesses })
 }
 
 impl Trans<'_, '_> {
@@ -461,11 +510,14 @@ impl Trans<'_, '_> {
         self.b.def_var(self.fuel_var, v);
     }
 
-    /// Reloads base and length of memory 0 (at entry and after calls that may grow it).
-    fn reload_memory(&mut self) {
-        let base = self.b.ins().load(I64, cf(self.regions), self.vmctx, VMCTX_MEM_BASE);
+    /// Loads base and length of memory 0 (at entry, and after calls that may grow it; a guarded
+    /// memory's base never moves, so then only its length is reloaded).
+    fn reload_memory(&mut self, entry: bool) {
+        if entry || !self.guarded {
+            let base = self.b.ins().load(I64, cf(self.regions), self.vmctx, VMCTX_MEM_BASE);
+            self.b.def_var(self.mem_base, base);
+        }
         let len = self.b.ins().load(I64, cf(self.regions), self.vmctx, VMCTX_MEM_LEN);
-        self.b.def_var(self.mem_base, base);
         self.b.def_var(self.mem_len, len);
     }
 
@@ -499,7 +551,7 @@ impl Trans<'_, '_> {
         let results = self.b.inst_results(call).to_vec();
         self.reload_fuel();
         if which == libcalls::MEMORY_GROW {
-            self.reload_memory();
+            self.reload_memory(false);
         }
         results
     }
@@ -524,11 +576,19 @@ impl Trans<'_, '_> {
         self.b.ins().load(I64, cf(self.regions), self.vmctx, off)
     }
 
-    /// Checks `addr + offset + size <= mem_len` and returns the native address of `addr`.
-    fn heap_addr(&mut self, addr: Value, offset: u64, size: u32) -> (Value, i32) {
+    /// Checks `addr + offset + size <= mem_len` and returns the native address of `addr` and
+    /// the flags of the access. In a guarded memory an access whose static end fits the guard
+    /// region is not checked: it faults, with a trap code recorded in `guarded_accesses`.
+    fn heap_addr(&mut self, addr: Value, offset: u64, size: u32) -> (Value, i32, MemFlags) {
         let a = self.b.ins().uextend(I64, addr);
         let need = offset + size as u64;
-        if !self.checked.iter().any(|(v, end)| *v == addr && *end >= need) {
+        let mut flags = hf(self.regions);
+        if self.guarded && need <= GUARD_MAX_STATIC_END {
+            let ordinal = self.guarded_accesses.len() as u32;
+            self.guarded_accesses.push(self.offset);
+            let code = TrapCode::user((ordinal % GUARD_CODES + 1) as u8).expect("user trap codes go up to 250");
+            flags = MemFlags::new().with_trap_code(Some(code)).with_alias_region(Some(self.regions[2]));
+        } else if !self.checked.iter().any(|(v, end)| *v == addr && *end >= need) {
             let len = self.b.use_var(self.mem_len);
             let end = self.b.ins().iadd_imm_s(a, need as i64);
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
@@ -538,16 +598,15 @@ impl Trans<'_, '_> {
         let base = self.b.use_var(self.mem_base);
         let p = self.b.ins().iadd(base, a);
         if offset <= i32::MAX as u64 {
-            (p, offset as i32)
+            (p, offset as i32, flags)
         } else {
-            (self.b.ins().iadd_imm_s(p, offset as i64), 0)
+            (self.b.ins().iadd_imm_s(p, offset as i64), 0, flags)
         }
     }
 
     fn load(&mut self, memarg: wasmparser::MemArg, ty: Type, size: u32, kind: LoadKind) {
         let addr = self.pop();
-        let (p, off) = self.heap_addr(addr, memarg.offset, size);
-        let f = hf(self.regions);
+        let (p, off, f) = self.heap_addr(addr, memarg.offset, size);
         let v = match kind {
             LoadKind::Plain => self.b.ins().load(ty, f, p, off),
             LoadKind::S8 => self.b.ins().sload8(ty, f, p, off),
@@ -563,8 +622,7 @@ impl Trans<'_, '_> {
     fn store(&mut self, memarg: wasmparser::MemArg, size: u32) {
         let val = self.pop();
         let addr = self.pop();
-        let (p, off) = self.heap_addr(addr, memarg.offset, size);
-        let f = hf(self.regions);
+        let (p, off, f) = self.heap_addr(addr, memarg.offset, size);
         let vty = self.b.func.dfg.value_type(val);
         match (size, vty.bytes()) {
             (1, _) => self.b.ins().istore8(f, val, p, off),
@@ -614,7 +672,7 @@ impl Trans<'_, '_> {
             let call = self.b.ins().call_indirect(sig, code, &args);
             let results = self.b.inst_results(call).to_vec();
             self.reload_fuel();
-            self.reload_memory();
+            self.reload_memory(false);
             self.check_trap_after_call();
             self.stack.extend(results);
         }
