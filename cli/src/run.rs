@@ -27,7 +27,7 @@ use crate::platform::StdPlatform;
 pub const TRAP_EXIT: u8 = 134;
 
 const USAGE: &str = "usage: kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... \
-[--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... [--loader user|kernel] FILE.wasm [ARGS...]";
+[--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... [--loader user|kernel] [--perf-map] FILE.wasm [ARGS...]";
 
 /// A parsed `kwasm run` command line.
 #[derive(Debug, Default)]
@@ -38,6 +38,8 @@ struct RunOptions {
     /// Guest environment, in command-line order.
     env: Vec<(String, String)>,
     tcplisten: Option<String>,
+    /// Write `/tmp/perf-PID.map` (compiled functions' addresses) for `perf report` at exit.
+    perf_map: bool,
     file: String,
     /// Arguments after the module file.
     args: Vec<String>,
@@ -87,6 +89,7 @@ fn parse(args: &[String]) -> Result<RunOptions, String> {
                 }
             }
             "--tcplisten" => o.tcplisten = Some(value()?),
+            "--perf-map" => o.perf_map = true,
             // `--loader kernel` never gets here (see `kernel_loader::intercept`).
             "--loader" => match value()?.as_str() {
                 "user" => {}
@@ -176,10 +179,42 @@ fn run(o: &RunOptions) -> ExitCode {
     if !ty.params.is_empty() || !ty.results.is_empty() {
         return fail(format_args!("`_start` has type {ty}, expected () -> ()"));
     }
-    match store.call(start, &[]) {
+    let result = store.call(start, &[]);
+    if o.perf_map {
+        if let Err(e) = write_perf_map(&store) {
+            eprintln!("kwasm: cannot write the perf map: {e}");
+        }
+    }
+    match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(t) => trapped(&t, &module),
     }
+}
+
+/// Writes `/tmp/perf-PID.map`, the format `perf report` reads for JIT code: one line per
+/// compiled function, `START LEN NAME` (hex), named from the name section when there is one.
+fn write_perf_map(store: &Store) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for r in kwasm_optimizing::code_ranges(store) {
+        let name = match &store.funcs[r.func as usize].kind {
+            kwasm_runtime::store::FuncKind::Wasm { instance, func_index } => {
+                let module = &store.instance(*instance).module;
+                match module.func_name(*func_index) {
+                    Some(n) => format!("wasm::{n}"),
+                    None => format!("wasm::func{func_index}"),
+                }
+            }
+            kwasm_runtime::store::FuncKind::Host(_) => format!("host-trampoline{}", r.func),
+        };
+        let _ = writeln!(text, "{:x} {:x} {name}", r.start, r.len);
+        if std::env::var_os("KWASM_PERF_CODE").is_some() {
+            // SAFETY: `start..start + len` is the function's machine code, alive in the store.
+            let bytes = unsafe { std::slice::from_raw_parts(r.start as *const u8, r.len) };
+            std::fs::write(format!("/tmp/perf-{}-{:x}.bin", std::process::id(), r.start), bytes)?;
+        }
+    }
+    std::fs::write(format!("/tmp/perf-{}.map", std::process::id()), text)
 }
 
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if need be). Otherwise a preopened directory

@@ -247,6 +247,28 @@ fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), E
     Ok((region, offsets))
 }
 
+/// Where one function's machine code is (for profilers' symbol maps).
+#[derive(Clone, Debug)]
+pub struct CodeRange {
+    /// Address of the body.
+    pub start: usize,
+    /// Length of the body in bytes.
+    pub len: usize,
+    /// The function's store address.
+    pub func: FuncAddr,
+}
+
+/// Every function body the optimizing tier has compiled in `store` (host trampolines included).
+pub fn code_ranges(store: &Store) -> Vec<CodeRange> {
+    let mut out = Vec::new();
+    for (addr, f) in store.funcs.iter().enumerate() {
+        let Some(code) = f.code[TierId::Optimizing as usize].get() else { continue };
+        let Some(of) = code.downcast_ref::<OptFunc>() else { continue };
+        out.push(CodeRange { start: of.body_ptr() as usize, len: of.body_len, func: addr as FuncAddr });
+    }
+    out
+}
+
 /// The unchecked accesses of all of a store's optimizing-tier code, for the fault handler.
 struct StoreFaultSites {
     store: *const Store,
