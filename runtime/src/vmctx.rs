@@ -53,10 +53,11 @@
 //! Every compiled function compares the native stack pointer with `VmShared::stack_limit` on
 //! entry and traps "call stack exhausted" below it. Function entries and loop headers subtract
 //! their operator count from the fuel counter (kept in a register, stored to `VmShared::fuel`
-//! around calls and returns) and test `VmShared::interrupt`; when the counter goes negative or the
-//! flag is set they call the runtime, which charges the store's fuel, asks the platform
-//! ([`crate::platform::Platform::check_interrupt`]) and honours [`VmShared::request_interrupt`],
-//! which another thread (a signal handler, a kernel kill path) may call at any time.
+//! around calls and returns); when the counter goes negative they call the runtime, which
+//! charges the store's fuel, asks the platform ([`crate::platform::Platform::check_interrupt`])
+//! and honours [`VmShared::request_interrupt`], which another thread (a signal handler, a kernel
+//! kill path) may call at any time: a request takes effect at the end of the running slice, so
+//! within `fuel_slice` operators (a tier may also test `VmShared::interrupt` more often).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -153,8 +154,8 @@ pub struct VmShared {
     /// Fuel left in the current slice. Compiled code keeps it in a register while it runs and
     /// stores it here around every call and return; it calls the runtime when it goes negative.
     pub fuel: AtomicI64,
-    /// Set by [`VmShared::request_interrupt`]; compiled code reads it (atomically) at every
-    /// function entry and loop header and calls the runtime when it is non-zero.
+    /// Set by [`VmShared::request_interrupt`]; the runtime tests it at the end of every fuel
+    /// slice (compiled code may test it more often).
     pub interrupt: AtomicU32,
     /// Nesting of runtime entries into compiled code (0: not running).
     pub depth: u32,
@@ -200,7 +201,7 @@ const _: () = {
 };
 
 impl VmShared {
-    /// Asks running compiled code to stop at its next function entry or loop header (it traps
+    /// Asks running compiled code to stop by the end of its current fuel slice (it traps
     /// "interrupted"). Safe to call from another thread through a shared reference.
     pub fn request_interrupt(&self) {
         self.interrupt.store(1, Ordering::Relaxed);

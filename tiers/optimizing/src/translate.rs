@@ -25,9 +25,9 @@ use kwasm_runtime::module::Module;
 use kwasm_runtime::store::InstanceData;
 use kwasm_runtime::types::FuncType;
 use kwasm_runtime::vmctx::{
-    SHARED_FUEL, SHARED_INTERRUPT, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC,
-    SHARED_TRAP_OFFSET, SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS,
-    VMCTX_MEM_BASE, VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
+    SHARED_FUEL, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC, SHARED_TRAP_OFFSET,
+    SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS, VMCTX_MEM_BASE,
+    VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
 };
 use kwasm_runtime::{Error, Store, TrapKind, ValType};
 use wasmparser::{BlockType, Operator};
@@ -464,8 +464,10 @@ impl Trans<'_, '_> {
         self.trap_if(below, TrapKind::CallStackExhausted);
     }
 
-    /// Charges fuel (patched with the operator count later) and tests the interrupt flag; calls
-    /// the runtime when the slice ran out or an interrupt was requested.
+    /// Charges fuel (patched with the operator count later) and calls the runtime when the
+    /// slice ran out. The hot path is a subtract and a branch on a register: the interrupt flag
+    /// is honoured by the runtime at the end of the slice (within `fuel_slice` operators), which
+    /// keeps loads and a fence-like atomic out of every loop iteration.
     fn fuel_check(&mut self) {
         let n = self.b.ins().iconst(I64, 0);
         let inst = self.b.func.dfg.value_def(n).unwrap_inst();
@@ -473,12 +475,7 @@ impl Trans<'_, '_> {
         let left = self.b.use_var(self.fuel_var);
         let left = self.b.ins().isub(left, n);
         self.b.def_var(self.fuel_var, left);
-        let out = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        // An atomic load: never merged with an earlier load, so a loop sees a request at once.
-        let flag_addr = self.b.ins().iadd_imm_s(self.shared, SHARED_INTERRUPT as i64);
-        let flag = self.b.ins().atomic_load(I32, MemFlags::trusted(), flag_addr);
-        let flag = self.b.ins().icmp_imm_s(IntCC::NotEqual, flag, 0);
-        let stop = self.b.ins().bor(out, flag);
+        let stop = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         let slow = self.b.create_block();
         let cont = self.b.create_block();
         self.b.set_cold_block(slow);
