@@ -2,8 +2,14 @@
 //! implemented and by an independent engine (wasmi) as the oracle; results, traps, exported
 //! memories and exported globals must agree after every call.
 //!
+//! Beyond wasmi's coarse trap classes, the kwasm configurations must agree with each other
+//! exactly: every trap's kind, function and byte offset as the interpreter reports it. (This
+//! harness replaces the optimizing tier's own interpreter-vs-optimizing differential test.)
+//!
 //! The batch is deterministic (fixed seeds) so that `cargo test` is repeatable; set
-//! `KWASM_DIFF_SEEDS=N` (and optionally `KWASM_DIFF_START=S`) for a longer run.
+//! `KWASM_DIFF_SEEDS=N` (and optionally `KWASM_DIFF_START=S`, `KWASM_DIFF_SECONDS=T` to stop
+//! after T seconds) for a longer run: `cargo xtask fuzz` does that. The first mismatch fails
+//! the run and leaves the module in the temp directory as `kwasm-diff-SEED.wasm`.
 
 use std::sync::Arc;
 
@@ -157,9 +163,12 @@ fn wasmi_trap(e: &wasmi::Error) -> &'static str {
     }
 }
 
+/// A kwasm trap in full: kind (message), function index and byte offset.
+type TrapDetail = Option<(String, Option<u32>, Option<u32>)>;
+
 /// Runs every exported function of `bytes` twice with kwasm configured by the knob
-/// assignments `config`.
-fn run_kwasm(bytes: &[u8], config: &[&str]) -> Vec<Observation> {
+/// assignments `config`; also returns each step's trap in full.
+fn run_kwasm(bytes: &[u8], config: &[&str]) -> (Vec<Observation>, Vec<TrapDetail>) {
     let mut knobs = Knobs::default();
     for k in config {
         knobs.set_text(k).unwrap();
@@ -168,11 +177,14 @@ fn run_kwasm(bytes: &[u8], config: &[&str]) -> Vec<Observation> {
     let mut store = Store::new(kwasm_cli::make_tier(&knobs), knobs, Box::new(kwasm_cli::platform::StdPlatform::new()));
     let module = Arc::new(Module::new(bytes).expect("wasm-smith output validates in kwasm"));
     let mut obs = Vec::new();
+    let mut details: Vec<TrapDetail> = Vec::new();
+    let detail = |t: &kwasm_runtime::Trap| Some((t.kind.message().to_string(), t.func, t.offset));
     let inst = match Linker::new().instantiate(&mut store, module.clone()) {
         Ok(i) => i,
         Err(kwasm_runtime::Error::Trap(t)) => {
             obs.push(Observation { outcome: Outcome::Trap(kwasm_trap(&t.kind)), memories: vec![], globals: vec![] });
-            return obs;
+            details.push(detail(&t));
+            return (obs, details);
         }
         Err(e) => panic!("kwasm instantiation failed: {e}"),
     };
@@ -192,18 +204,25 @@ fn run_kwasm(bytes: &[u8], config: &[&str]) -> Vec<Observation> {
         Observation { outcome, memories, globals }
     };
     obs.push(observe(&store, Outcome::Values(vec![])));
+    details.push(None);
     for round in 0..2 {
         for name in &names {
             let Some(Extern::Func(f)) = store.export(inst, name) else { continue };
             let ty = store.funcs[f as usize].ty.clone();
             let outcome = match store.call(f, &args_for(&ty.params, round)) {
-                Ok(vals) => Outcome::Values(vals.iter().map(kwasm_value).collect()),
-                Err(t) => Outcome::Trap(kwasm_trap(&t.kind)),
+                Ok(vals) => {
+                    details.push(None);
+                    Outcome::Values(vals.iter().map(kwasm_value).collect())
+                }
+                Err(t) => {
+                    details.push(detail(&t));
+                    Outcome::Trap(kwasm_trap(&t.kind))
+                }
             };
             obs.push(observe(&store, outcome));
         }
     }
-    obs
+    (obs, details)
 }
 
 fn checksum(bytes: &[u8]) -> u64 {
@@ -303,31 +322,69 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
 const TIERS: &[&[&str]] =
     &[&["tier=interp"], &["tier=baseline"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
 
+/// Saves the module of a failing seed and fails with the first differing step.
+fn mismatch<T: std::fmt::Debug + PartialEq>(seed: u64, bytes: &[u8], what: &str, ours: &[T], theirs: &[T]) -> ! {
+    let path = std::env::temp_dir().join(format!("kwasm-diff-{seed}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    let first = ours.iter().zip(theirs).position(|(a, b)| a != b);
+    panic!(
+        "seed {seed}: {what} (module saved to {}); first difference at step {first:?}:\n  ours:   {:?}\n  theirs: {:?}",
+        path.display(),
+        first.map(|i| &ours[i]),
+        first.map(|i| &theirs[i]),
+    );
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
 #[test]
 fn tiers_agree_with_an_independent_engine_on_random_modules() {
-    let start: u64 = std::env::var("KWASM_DIFF_START").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let seeds: u64 = std::env::var("KWASM_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let (mut compared, mut calls) = (0, 0);
-    for seed in start..start + seeds {
-        let Some(bytes) = generate(seed) else { continue };
-        let reference = run_wasmi(&bytes);
-        for tier in TIERS {
-            let ours = run_kwasm(&bytes, tier);
-            if ours != reference {
-                let path = std::env::temp_dir().join(format!("kwasm-diff-{seed}.wasm"));
-                std::fs::write(&path, &bytes).unwrap();
-                let first = ours.iter().zip(&reference).position(|(a, b)| a != b);
-                panic!(
-                    "seed {seed}: {tier:?} disagrees with wasmi (module saved to {}); first difference at step {first:?}:\n  kwasm: {:?}\n  wasmi: {:?}",
-                    path.display(),
-                    first.map(|i| &ours[i]),
-                    first.map(|i| &reference[i]),
-                );
+    let start = env_u64("KWASM_DIFF_START").unwrap_or(0);
+    let seeds = env_u64("KWASM_DIFF_SEEDS").unwrap_or(300);
+    let deadline = env_u64("KWASM_DIFF_SECONDS").map(|t| std::time::Instant::now() + std::time::Duration::from_secs(t));
+    // Compiled code recurses on the native stack: give it room like `kwasm wast` does.
+    let (tried, compared, calls) = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let (mut tried, mut compared, mut calls) = (0u64, 0u64, 0usize);
+            for seed in start..start + seeds {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    break;
+                }
+                tried += 1;
+                let Some(bytes) = generate(seed) else { continue };
+                let reference = run_wasmi(&bytes);
+                let mut interp_details: Option<Vec<TrapDetail>> = None;
+                for tier in TIERS {
+                    let (ours, details) = run_kwasm(&bytes, tier);
+                    if ours != reference {
+                        mismatch(seed, &bytes, &format!("{tier:?} disagrees with wasmi"), &ours, &reference);
+                    }
+                    match &interp_details {
+                        None => interp_details = Some(details),
+                        Some(want) if *want != details => mismatch(
+                            seed,
+                            &bytes,
+                            &format!("{tier:?} traps differently from {:?}", TIERS[0]),
+                            &details,
+                            want,
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                compared += 1;
+                calls += reference.len();
             }
-        }
-        compared += 1;
-        calls += reference.len();
-    }
-    println!("differential: {compared} modules, {calls} observations per tier, tiers {TIERS:?}");
-    assert!(compared > seeds / 2, "too few modules generated: {compared} of {seeds}");
+            (tried, compared, calls)
+        })
+        .unwrap()
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    println!(
+        "differential: seeds {start}..{}: {compared} modules, {calls} observations per configuration, {TIERS:?}",
+        start + tried
+    );
+    assert!(compared > tried / 2, "too few modules generated: {compared} of {tried}");
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: project automation (benchmarks, kernel-target checks; later kernel build and VM).
 
 mod bench;
+mod fuzz;
 mod kernel;
 mod kmod;
 mod nostd;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: cargo xtask <command>
   bench [ARGS]       build the compute workloads and compare native vs kwasm tiers
+  fuzz [ARGS]        long differential run (wasm-smith modules, every tier vs wasmi)
   nostd-check        build runtime + interp as a no_std staticlib for x86_64-unknown-none
   kernel [--path]    build (or reuse the cached) Rust-for-Linux test kernel
   kmod               build kwasm.ko (target/kmod/kwasm.ko) against that kernel
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         Some("nostd-check") => nostd::main(&args[1..]),
         Some("kernel") => kernel::main(&args[1..]),
         Some("kmod") => kmod::main(&args[1..]),
