@@ -11,7 +11,7 @@
 //!
 //! Kernel-safe code: explicit bounds checks (`bounds_mode = explicit`; `guard` is refused with
 //! [`Error::Unsupported`]), explicit divide and conversion checks, a stack-limit check on entry
-//! of every function that calls, fuel and interrupt checks at entries and loop headers, never a
+//! of every function, fuel and interrupt checks at entries and loop headers, never a
 //! write below `rsp`, traps as records plus ordinary returns. Executable memory comes from
 //! [`kwasm_runtime::Platform::alloc_exec`]: written while RW, then RX — never RWX.
 #![no_std]

@@ -213,7 +213,6 @@ struct Cg<'a, E: Emitter> {
     patches: Vec<(usize, u32)>,
     epilogue: Label,
     trap_block: Label,
-    calls: bool,
 }
 
 macro_rules! asm {
@@ -269,17 +268,6 @@ pub fn compile_function<E: Emitter>(env: &FuncEnv<'_>, ops: E) -> Result<Vec<u8>
     let sig = Sig::new(&ty)?;
     let def = env.func_index - env.module.num_imported_funcs;
     let body = env.module.body_reader(def);
-    let mut calls = false;
-    let mut scan = body.get_operators_reader()?;
-    while !scan.eof() {
-        if let Operator::Call { .. }
-        | Operator::CallIndirect { .. }
-        | Operator::ReturnCall { .. }
-        | Operator::ReturnCallIndirect { .. } = scan.read()?
-        {
-            calls = true;
-        }
-    }
     let mut locals: Vec<Ty> = sig.params.clone();
     let mut lr = body.get_locals_reader()?;
     for _ in 0..lr.get_count() {
@@ -315,7 +303,6 @@ pub fn compile_function<E: Emitter>(env: &FuncEnv<'_>, ops: E) -> Result<Vec<u8>
         patches: Vec::new(),
         epilogue,
         trap_block,
-        calls,
     };
     let results = cg.sig.results.clone();
     cg.ctrl.push(Frame {
@@ -397,14 +384,15 @@ impl<E: Emitter> Cg<'_, E> {
         let frame_patch = self.pos() - 4;
         let v = self.sig.callee_vmctx;
         asm!(self.ops ; mov r15, Rq(v));
-        if self.calls {
-            let l = self.trap_label(TrapKind::CallStackExhausted);
-            asm!(self.ops
-                ; mov r11, [r15 + VMCTX_SHARED]
-                ; cmp rsp, [r11 + SHARED_STACK_LIMIT]
-                ; jb =>l
-            );
-        }
+        // Every function checks the stack and charges fuel on entry: deciding per function
+        // would need a second pass over the operators, which costs more compile time than the
+        // checks cost run time.
+        let l = self.trap_label(TrapKind::CallStackExhausted);
+        asm!(self.ops
+            ; mov r11, [r15 + VMCTX_SHARED]
+            ; cmp rsp, [r11 + SHARED_STACK_LIMIT]
+            ; jb =>l
+        );
         if self.sig.sret {
             let o = self.sret_off();
             asm!(self.ops ; mov [rbp + o], rdi);
@@ -440,9 +428,7 @@ impl<E: Emitter> Cg<'_, E> {
             asm!(self.ops ; lea rdi, [rbp + lo] ; mov ecx, n ; xor eax, eax ; rep stosq);
         }
         asm!(self.ops ; mov r14, [r15 + VMCTX_MEM_BASE]);
-        if self.calls {
-            self.fuel_check();
-        }
+        self.fuel_check();
         frame_patch
     }
 
