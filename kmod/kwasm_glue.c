@@ -446,6 +446,8 @@ void kwasm_fpu_resume(struct kwasm_fpu *f)
 
 KWASM_FPU_HOST_CALL(void *, kwasm_fpu_kalloc, kwasm_kalloc, (size_t size, size_t align, int zero),
 		    (size, align, zero))
+KWASM_FPU_HOST_CALL(void *, kwasm_fpu_kalloc_nofail, kwasm_kalloc_nofail,
+		    (size_t size, size_t align, int zero), (size, align, zero))
 KWASM_FPU_HOST_CALL_VOID(kwasm_fpu_kfree, kwasm_kfree, (void *ptr), (ptr))
 KWASM_FPU_HOST_CALL(int, kwasm_fpu_copy_from_user, kwasm_copy_from_user,
 		    (void *dst, u64 src, size_t len), (dst, src, len))

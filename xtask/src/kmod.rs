@@ -59,7 +59,9 @@ const GLUE_SYMBOLS: &[&str] = &[
 /// Glue functions the SSE runtime may call while its FPU section stays open: they neither sleep
 /// nor use the FPU. Every other glue symbol it calls goes through a `kwasm_fpu_<name>` wrapper in
 /// `kwasm_glue.c` (the `kwasm_` prefix replaced), which ends the section around the call.
-const FPU_SAFE_CALLS: &[&str] = &["kwasm_clock_ns", "kwasm_random"];
+/// Data symbols (`kwasm_heap_limit`, a module parameter the allocator reads) are listed here too:
+/// only functions can be wrapped.
+const FPU_SAFE_CALLS: &[&str] = &["kwasm_clock_ns", "kwasm_random", "kwasm_heap_limit"];
 /// Relocation types the Linux 6.12 x86-64 module loader (`apply_relocate_add`) accepts.
 const KERNEL_RELOCS: &[&str] = &[
     "R_X86_64_NONE",
