@@ -11,7 +11,7 @@
 //!
 //! Kernel-safe code: explicit bounds checks (`bounds_mode = explicit`; `guard` is refused with
 //! [`Error::Unsupported`]), explicit divide and conversion checks, a stack-limit check on entry
-//! of every function, fuel and interrupt checks at entries and loop headers, never a
+//! of every function, fuel checks at entries and loop headers (the runtime honours interrupt requests when a fuel slice ends), never a
 //! write below `rsp`, traps as records plus ordinary returns. Executable memory comes from
 //! [`kwasm_runtime::Platform::alloc_exec`]: written while RW, then RX — never RWX.
 #![no_std]

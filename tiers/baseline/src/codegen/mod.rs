@@ -31,9 +31,9 @@ use kwasm_runtime::libcalls;
 use kwasm_runtime::module::Module;
 use kwasm_runtime::store::InstanceData;
 use kwasm_runtime::vmctx::{
-    SHARED_FUEL, SHARED_INTERRUPT, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC,
-    SHARED_TRAP_OFFSET, SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS,
-    VMCTX_MEM_BASE, VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
+    SHARED_FUEL, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC, SHARED_TRAP_OFFSET,
+    SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS, VMCTX_MEM_BASE,
+    VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
 };
 use kwasm_runtime::{Error, FuncType, Store, TrapKind, ValType};
 use wasmparser::{BlockType, Operator};
@@ -509,7 +509,8 @@ impl<E: Emitter> Cg<'_, E> {
         label
     }
 
-    /// Charges fuel (patched at the end of the site) and tests the interrupt flag.
+    /// Charges fuel (patched at the end of the site); the runtime, called when the slice runs
+    /// out, also honours interrupt requests (shared protocol of `kwasm_runtime::vmctx`).
     fn fuel_check(&mut self) {
         let slow = self.label();
         let back = self.label();
@@ -518,12 +519,7 @@ impl<E: Emitter> Cg<'_, E> {
             ; sub QWORD [r11 + SHARED_FUEL], DWORD 0x7ff0
         );
         let pos = self.pos() - 4;
-        asm!(self.ops
-            ; js =>slow
-            ; cmp DWORD [r11 + SHARED_INTERRUPT], 0
-            ; jne =>slow
-            ; =>back
-        );
+        asm!(self.ops ; js =>slow ; =>back);
         self.fuel.push((pos, 0));
         self.fuel_slow.push(FuelSlow { label: slow, back, offset: self.offset });
     }
