@@ -163,7 +163,6 @@ struct Trans<'a, 'b> {
     env: &'a FuncEnv<'a>,
     b: FunctionBuilder<'b>,
     vmctx: Value,
-    shared: Value,
     locals: Vec<(Variable, Type)>,
     stack: Vec<Value>,
     ctrl: Vec<Frame>,
@@ -270,7 +269,6 @@ pub fn translate_function(
     b.seal_block(entry);
     let params: Vec<Value> = b.block_params(entry).to_vec();
     let vmctx = params[0];
-    let shared = b.ins().load(I64, ctx_flags(), vmctx, VMCTX_SHARED);
     let mut locals = Vec::new();
     for (i, p) in ty.params.iter().enumerate() {
         let t = clif_type(*p)?;
@@ -309,7 +307,6 @@ pub fn translate_function(
         env,
         b,
         vmctx,
-        shared,
         locals,
         stack: Vec::new(),
         ctrl: Vec::new(),
@@ -429,7 +426,8 @@ impl Trans<'_, '_> {
 
     /// After a call: if the callee trapped, unwind (record this location if none yet).
     fn check_trap_after_call(&mut self) {
-        let code = self.b.ins().load(I32, cf(self.regions), self.shared, SHARED_TRAP_CODE);
+        let shared = self.shared();
+        let code = self.b.ins().load(I32, cf(self.regions), shared, SHARED_TRAP_CODE);
         self.trap_if_code(code, code);
     }
 
@@ -438,7 +436,7 @@ impl Trans<'_, '_> {
         self.b.switch_to_block(tb);
         let p = self.b.block_params(tb).to_vec();
         let (code, off) = (p[0], p[1]);
-        let sh = self.shared;
+        let sh = self.shared();
         let f = cf(self.regions);
         self.spill_fuel();
         self.b.ins().store(f, code, sh, SHARED_TRAP_CODE);
@@ -459,7 +457,8 @@ impl Trans<'_, '_> {
     /// Traps "call stack exhausted" when the native stack pointer is below the limit.
     fn stack_check(&mut self) {
         let sp = self.b.ins().get_stack_pointer(I64);
-        let limit = self.b.ins().load(I64, cf(self.regions), self.shared, SHARED_STACK_LIMIT);
+        let shared = self.shared();
+        let limit = self.b.ins().load(I64, cf(self.regions), shared, SHARED_STACK_LIMIT);
         let below = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(below, TrapKind::CallStackExhausted);
     }
@@ -489,13 +488,21 @@ impl Trans<'_, '_> {
         self.b.seal_block(cont);
     }
 
+    /// The `VmShared` pointer, loaded where it is used (it never changes, so the load is
+    /// read-only and merges with others nearby) rather than kept live across the whole function,
+    /// which costs a register or a spill slot in large functions.
+    fn shared(&mut self) -> Value {
+        self.b.ins().load(I64, cf(self.regions).with_readonly(), self.vmctx, VMCTX_SHARED)
+    }
+
     /// Stores the fuel counter for the runtime (before calls and returns).
     fn spill_fuel(&mut self) {
         if !self.uses_fuel {
             return;
         }
         let v = self.b.use_var(self.fuel_var);
-        self.b.ins().store(cf(self.regions), v, self.shared, SHARED_FUEL);
+        let shared = self.shared();
+        self.b.ins().store(cf(self.regions), v, shared, SHARED_FUEL);
     }
 
     /// Reloads the fuel counter (after calls).
@@ -503,7 +510,8 @@ impl Trans<'_, '_> {
         if !self.uses_fuel {
             return;
         }
-        let v = self.b.ins().load(I64, cf(self.regions), self.shared, SHARED_FUEL);
+        let shared = self.shared();
+        let v = self.b.ins().load(I64, cf(self.regions), shared, SHARED_FUEL);
         self.b.def_var(self.fuel_var, v);
     }
 
