@@ -681,6 +681,27 @@ impl<E: Emitter> Cg<'_, E> {
         let a = self.pop();
         let w = a.ty.is_64();
         let xa = self.xmm(a);
+        if let Where::Local(_) | Where::Mem(_) = b.at {
+            // The second operand straight from its frame slot.
+            let o = self.mem_of(b);
+            macro_rules! m {
+                ($ss:ident, $sd:ident) => {
+                    if w {
+                        asm!(self.ops ; $sd Rx(xa), QWORD [rbp + o])
+                    } else {
+                        asm!(self.ops ; $ss Rx(xa), DWORD [rbp + o])
+                    }
+                };
+            }
+            match op {
+                FOp::Add => m!(addss, addsd),
+                FOp::Sub => m!(subss, subsd),
+                FOp::Mul => m!(mulss, mulsd),
+                FOp::Div => m!(divss, divsd),
+            }
+            self.push(a.ty, Where::Xmm(xa));
+            return;
+        }
         let xb = self.xmm(b);
         match op {
             FOp::Add => sse!(self.ops, addss, addsd, w, xa, xb),
