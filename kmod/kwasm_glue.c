@@ -508,19 +508,36 @@ KWASM_RTSOFT(instances_live);
 KWASM_RTSOFT(instances_total);
 KWASM_RTSOFT(ioctl);
 KWASM_RTSOFT(instance_free);
+KWASM_RTSOFT(stat_count);
+KWASM_RTSOFT(stat_name);
+KWASM_RTSOFT(stat_values);
+KWASM_RTSOFT(instance_stat_count);
+KWASM_RTSOFT(instance_stat_name);
+KWASM_RTSOFT(instance_stats_get);
+KWASM_RTSOFT(instance_stats_put);
 
 /* What a file's state is made by and must be used with. */
 struct kwasm_rt {
 	bool sse;
 	long (*ioctl)(void **inst, uint32_t cmd, void *buf, size_t len);
 	void (*instance_free)(void *inst);
+	const uint64_t *(*instance_stats_get)(void *inst);
+	void (*instance_stats_put)(const uint64_t *stats);
 };
 
 static const struct kwasm_rt kwasm_rt_sse = {
-	.sse = true, .ioctl = kwasm_rt_ioctl, .instance_free = kwasm_rt_instance_free,
+	.sse = true,
+	.ioctl = kwasm_rt_ioctl,
+	.instance_free = kwasm_rt_instance_free,
+	.instance_stats_get = kwasm_rt_instance_stats_get,
+	.instance_stats_put = kwasm_rt_instance_stats_put,
 };
 static const struct kwasm_rt kwasm_rt_soft = {
-	.sse = false, .ioctl = kwasm_rtsoft_ioctl, .instance_free = kwasm_rtsoft_instance_free,
+	.sse = false,
+	.ioctl = kwasm_rtsoft_ioctl,
+	.instance_free = kwasm_rtsoft_instance_free,
+	.instance_stats_get = kwasm_rtsoft_instance_stats_get,
+	.instance_stats_put = kwasm_rtsoft_instance_stats_put,
 };
 
 /*
@@ -573,6 +590,152 @@ static enum kwasm_fpu_mode kwasm_fpu_mode_now(void)
 	return v < KWASM_FPU_MODES ? v : KWASM_FPU_BRACKET;
 }
 
+/* ---- statistics: /sys/kernel/kwasm/stats/<counter>, /sys/kernel/kwasm/instances/<id>/ ---------- */
+
+/*
+ * The runtime counts (kmod/rt/src/stats.rs; names and order from runtime/src/kstats.rs) into
+ * arrays of 64-bit atomics that stay valid while read here without a lock: a global array per
+ * runtime (the two are summed), and one array per store (a LOAD'ed program or a session), shared
+ * by reference count, that outlives the store until its directory is gone. A file's directory is
+ * created after the ioctl that gave it state and removed when the state goes (RELEASE, close).
+ */
+#define KWASM_STAT_NAME_MAX 64
+
+struct kwasm_stat_attr {
+	struct kobj_attribute attr;
+	u32 index;
+	char name[KWASM_STAT_NAME_MAX];
+};
+
+static const u64 *rt_stat_values_sse, *rt_stat_values_soft;
+static struct kwasm_stat_attr *rt_stat_attrs, *inst_stat_attrs;
+static struct attribute **rt_stat_attr_list, **inst_stat_attr_list;
+static struct attribute_group rt_stat_group = { .name = "stats" };
+static struct attribute_group inst_stat_group;
+static const struct attribute_group *inst_stat_groups[] = { &inst_stat_group, NULL };
+static bool rt_stat_group_merged;
+static struct kobject *kwasm_kobj; /* /sys/kernel/kwasm (see "/sys/kernel/kwasm" below) */
+static struct kobject *kwasm_instances_kobj;
+static atomic64_t kwasm_inst_next_id = ATOMIC64_INIT(0);
+static u32 inst_stat_pid = U32_MAX; /* index of "pid", written here (the runtime leaves it 0) */
+
+struct kwasm_inst_dir {
+	struct kobject kobj;
+	const struct kwasm_rt *rt;
+	const u64 *stats;
+};
+
+static ssize_t rt_stat_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct kwasm_stat_attr *sa = container_of(attr, struct kwasm_stat_attr, attr);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(rt_stat_values_soft[sa->index]) +
+						READ_ONCE(rt_stat_values_sse[sa->index]));
+}
+
+static ssize_t inst_stat_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct kwasm_stat_attr *sa = container_of(attr, struct kwasm_stat_attr, attr);
+	struct kwasm_inst_dir *d = container_of(kobj, struct kwasm_inst_dir, kobj);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(d->stats[sa->index]));
+}
+
+/* The last reference to a directory is gone (no show can run): drop the runtime's counters. */
+static void kwasm_inst_dir_release(struct kobject *kobj)
+{
+	struct kwasm_inst_dir *d = container_of(kobj, struct kwasm_inst_dir, kobj);
+
+	if (d->rt->sse)
+		KWASM_SSE_CALL(long, d->rt->instance_stats_put, d->stats, 0, 0, 0);
+	else
+		d->rt->instance_stats_put(d->stats);
+	kfree(d);
+}
+
+static const struct kobj_type kwasm_inst_ktype = {
+	.release = kwasm_inst_dir_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = inst_stat_groups,
+};
+
+/* One attribute per name, names from the (soft) runtime: attrs/list sized n (+ NULL). */
+static int kwasm_stat_attrs(u32 n, long (*name)(uint32_t, char *, size_t),
+			    ssize_t (*show)(struct kobject *, struct kobj_attribute *, char *),
+			    struct kwasm_stat_attr **attrs, struct attribute ***list)
+{
+	u32 i;
+
+	*attrs = kcalloc(n, sizeof(**attrs), GFP_KERNEL);
+	*list = kcalloc(n + 1, sizeof(**list), GFP_KERNEL);
+	if (!*attrs || !*list)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct kwasm_stat_attr *sa = &(*attrs)[i];
+
+		if (name(i, sa->name, sizeof(sa->name)) <= 0)
+			return -EINVAL;
+		sa->index = i;
+		sysfs_attr_init(&sa->attr.attr);
+		sa->attr.attr.name = sa->name;
+		sa->attr.attr.mode = 0444;
+		sa->attr.show = show;
+		(*list)[i] = &sa->attr.attr;
+	}
+	return 0;
+}
+
+static void kwasm_stats_exit(void)
+{
+	if (kwasm_instances_kobj)
+		kobject_put(kwasm_instances_kobj);
+	kwasm_instances_kobj = NULL;
+	if (rt_stat_group_merged)
+		sysfs_unmerge_group(kwasm_kobj, &rt_stat_group);
+	rt_stat_group_merged = false;
+	kfree(rt_stat_attrs);
+	kfree(rt_stat_attr_list);
+	kfree(inst_stat_attrs);
+	kfree(inst_stat_attr_list);
+	rt_stat_attrs = inst_stat_attrs = NULL;
+	rt_stat_attr_list = inst_stat_attr_list = NULL;
+}
+
+/* After kwasm_sysfs_init: the runtime's counters merged into stats/, and instances/. */
+static int kwasm_stats_init(void)
+{
+	u32 i, n = kwasm_rtsoft_instance_stat_count();
+	int err;
+
+	rt_stat_values_soft = kwasm_rtsoft_stat_values();
+	rt_stat_values_sse = KWASM_SSE_CALL(const u64 *, kwasm_rt_stat_values, 0, 0, 0, 0);
+	err = kwasm_stat_attrs(kwasm_rtsoft_stat_count(), kwasm_rtsoft_stat_name, rt_stat_show,
+			       &rt_stat_attrs, &rt_stat_attr_list);
+	if (!err)
+		err = kwasm_stat_attrs(n, kwasm_rtsoft_instance_stat_name, inst_stat_show,
+				       &inst_stat_attrs, &inst_stat_attr_list);
+	if (err)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (!strcmp(inst_stat_attrs[i].name, "pid"))
+			inst_stat_pid = i;
+	rt_stat_group.attrs = rt_stat_attr_list;
+	inst_stat_group.attrs = inst_stat_attr_list;
+	err = sysfs_merge_group(kwasm_kobj, &rt_stat_group);
+	if (err)
+		goto fail;
+	rt_stat_group_merged = true;
+	kwasm_instances_kobj = kobject_create_and_add("instances", kwasm_kobj);
+	if (!kwasm_instances_kobj) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	kwasm_stats_exit();
+	return err;
+}
+
 /* ---- /dev/kwasm ------------------------------------------------------------------------------ */
 
 static bool kwasm_may_open(void)
@@ -598,7 +761,56 @@ struct kwasm_file {
 	enum kwasm_fpu_mode fpu_mode;
 	/* The running ioctl's FPU section (above its stack, see kwasm_ioctl). */
 	struct kwasm_fpu *fpu;
+	/* /sys/kernel/kwasm/instances/<id>/ while the file has state (see "statistics"). */
+	struct kwasm_inst_dir *dir;
 };
+
+/* After an ioctl: a directory for a file that got state, none for one that lost it. Failing to
+ * create one is not an error of the ioctl (the counters are statistics); it is retried next time. */
+static void kwasm_inst_dir_sync(struct kwasm_file *kf)
+{
+	struct kwasm_inst_dir *d;
+	const u64 *stats;
+
+	if (!kf->inst && kf->dir) {
+		kobject_del(&kf->dir->kobj);
+		kobject_put(&kf->dir->kobj);
+		kf->dir = NULL;
+	}
+	if (!kf->inst || kf->dir || !kwasm_instances_kobj)
+		return;
+	stats = kf->rt->sse ? KWASM_SSE_CALL(const u64 *, kf->rt->instance_stats_get, kf->inst, 0, 0, 0)
+			    : kf->rt->instance_stats_get(kf->inst);
+	if (!stats)
+		return;
+	if (inst_stat_pid != U32_MAX)
+		WRITE_ONCE(*(u64 *)&stats[inst_stat_pid], task_tgid_nr(current));
+	d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
+	if (!d) {
+		if (kf->rt->sse)
+			KWASM_SSE_CALL(long, kf->rt->instance_stats_put, stats, 0, 0, 0);
+		else
+			kf->rt->instance_stats_put(stats);
+		return;
+	}
+	d->rt = kf->rt;
+	d->stats = stats;
+	if (kobject_init_and_add(&d->kobj, &kwasm_inst_ktype, kwasm_instances_kobj, "%lld",
+				 (long long)atomic64_inc_return(&kwasm_inst_next_id))) {
+		kobject_put(&d->kobj); /* releases d and the counters */
+		return;
+	}
+	kf->dir = d;
+}
+
+static void kwasm_inst_dir_drop(struct kwasm_file *kf)
+{
+	if (kf->dir) {
+		kobject_del(&kf->dir->kobj);
+		kobject_put(&kf->dir->kobj);
+		kf->dir = NULL;
+	}
+}
 
 static int kwasm_open(struct inode *inode, struct file *file)
 {
@@ -623,6 +835,7 @@ static int kwasm_release(struct inode *inode, struct file *file)
 	struct kwasm_file *kf = file->private_data;
 
 	/* Last reference: no ioctl can be running. */
+	kwasm_inst_dir_drop(kf);
 	if (kf->inst && kf->rt->sse)
 		KWASM_SSE_CALL(long, kf->rt->instance_free, kf->inst, 0, 0, 0);
 	else if (kf->inst)
@@ -669,11 +882,15 @@ long kwasm_glue_rt_ioctl(void **inst, uint32_t cmd, void *buf, size_t len)
 		kf->fpu_mode = kwasm_fpu_mode_now();
 		kf->rt = kf->fpu_mode == KWASM_FPU_SOFT ? &kwasm_rt_soft : &kwasm_rt_sse;
 	}
-	if (!kf->rt->sse)
-		return kf->rt->ioctl(inst, cmd, buf, len);
+	if (!kf->rt->sse) {
+		ret = kf->rt->ioctl(inst, cmd, buf, len);
+		kwasm_inst_dir_sync(kf);
+		return ret;
+	}
 	kwasm_fpu_enter(kf->fpu, kf->fpu_mode);
 	ret = (long)KWASM_SSE4(kf->rt->ioctl, inst, cmd, buf, len);
 	kwasm_fpu_leave(kf->fpu);
+	kwasm_inst_dir_sync(kf);
 	return ret;
 }
 
@@ -988,9 +1205,16 @@ int kwasm_glue_init(void)
 		kwasm_fpu_exit();
 		return err;
 	}
+	err = kwasm_stats_init();
+	if (err) {
+		kwasm_sysfs_exit();
+		kwasm_fpu_exit();
+		return err;
+	}
 	kwasm_misc.mode = group >= 0 ? 0666 : 0600;
 	err = misc_register(&kwasm_misc);
 	if (err) {
+		kwasm_stats_exit();
 		kwasm_sysfs_exit();
 		kwasm_fpu_exit();
 		return err;
@@ -1004,6 +1228,7 @@ int kwasm_glue_init(void)
 void kwasm_glue_exit(void)
 {
 	misc_deregister(&kwasm_misc);
+	kwasm_stats_exit();
 	kwasm_sysfs_exit();
 	kwasm_fpu_exit();
 	pr_info("kwasm: unloaded (runtime heap in use at exit: %llu bytes)\n", (unsigned long long)KWASM_RT_SUM(kheap_bytes));

@@ -140,7 +140,7 @@ expect dev_ioctl_unknown_nr ENOTTY "$($H ioctl /dev/kwasm 0x0000B97F 0)"
 # ---- sysfs knobs -------------------------------------------------------------------------------
 if [ -d $SYS ]; then pass sysfs_dir; else fail sysfs_dir "no $SYS"; fi
 want_files=$(awk '$1 == "knob" { print $2 }' /tests/knobs.txt | sort | tr '\n' ' ')
-have_files=$(ls $SYS | grep -v '^stats$' | sort | tr '\n' ' ')
+have_files=$(ls $SYS | grep -v '^stats$' | grep -v '^instances$' | sort | tr '\n' ' ')
 expect knob_files "$want_files" "$have_files"
 
 rejected=0
@@ -386,6 +386,48 @@ $HR run /tests/grow.wasm > /dev/null 2>&1; expect grow_too_big_fails 11 "$?"
 $H write $SYS/max_memory_pages 100 > /dev/null
 $HR run /tests/grow.wasm > /dev/null 2>&1; expect grow_over_knob_cap_fails 11 "$?"
 $H write $SYS/max_memory_pages 65536 > /dev/null
+# ---- statistics: stats/<counter> (runtime/src/kstats.rs), instances/<id>/ ----------------------
+st() { $H read $SYS/stats/$1; }
+for s in $(cat /tests/stats.txt); do
+    v=$(st $s)
+    case $v in ''|*[!0-9]*) fail "stat:$s" "not a number: '$v'" ;; *) pass "stat:$s" "$v" ;; esac
+done
+# A trap increments its kind's counter and runs, and no other kind's.
+u0=$(st trap_unreachable); r0=$(st runs); f0=$(st trap_out_of_fuel)
+$HR run /tests/trap.wasm > /dev/null 2>&1
+expect stat_trap_counted "$((u0 + 1)) $((r0 + 1)) $f0" "$(st trap_unreachable) $(st runs) $(st trap_out_of_fuel)"
+$H write $SYS/fuel 1000 > /dev/null
+$HR run /tests/loop.wasm > /dev/null 2>&1
+$H write $SYS/fuel 0 > /dev/null
+expect stat_out_of_fuel_counted "$((f0 + 1)) $((u0 + 1))" "$(st trap_out_of_fuel) $(st trap_unreachable)"
+# A program that exits: exits + 1; fuel_used and time_ns_interp grow by exactly what RUN reported.
+e0=$(st exits); fu0=$(st fuel_used); t0=$(st time_ns_interp)
+$HR run /tests/wasm/nbody.wasm 30 > /dev/null 2> /tmp/stat.err
+fuel=$(grep -o 'fuel=[0-9]*' /tmp/stat.err | cut -d= -f2); ns=$(grep -o 'ns=[0-9]*' /tmp/stat.err | cut -d= -f2)
+expect stat_run_counted "$((e0 + 1)) $((fu0 + fuel)) $((t0 + ns))" "$(st exits) $(st fuel_used) $(st time_ns_interp)"
+# One directory per live store, readable while it runs, gone with it; a SIGKILL counts as
+# trap_interrupted.
+i0=$(st trap_interrupted)
+/tests/vmhelper run /tests/loop.wasm > /dev/null 2>&1 &
+lp=$!
+sleep 1
+d=$(ls $SYS/instances)
+expect instance_dir_live "1 $lp 0 1 0" "$(echo $d | wc -w) $($H read $SYS/instances/$d/pid) $($H read $SYS/instances/$d/session) $($H read $SYS/instances/$d/instances) $($H read $SYS/instances/$d/calls)"
+kill -9 $lp; wait $lp 2> /dev/null
+expect instance_dir_removed "" "$(ls $SYS/instances)"
+expect stat_interrupted_counted "$((i0 + 1))" "$(st trap_interrupted)"
+# A session's directory counts its instances, calls, traps and fuel; max_instances caps the
+# instances of one store (the 3rd INSTANTIATE fails with status ERROR when it is 2).
+r=$($H sessionstats /tests/trap.wasm 3)
+f=$(echo "$r" | sed -n 's/.*fuel=\([0-9]*\)\/.*/\1/p')
+expect session_dir_counters "instantiated=3 status=0 invoke=3 dirs=1 session=1 instances=3 calls=1 traps=1 fuel=$f/$f" "$r"
+$H write $SYS/max_instances 2 > /dev/null
+r=$($H sessionstats /tests/trap.wasm 3)
+$H write $SYS/max_instances 1000 > /dev/null
+f=$(echo "$r" | sed -n 's/.*fuel=\([0-9]*\)\/.*/\1/p')
+expect max_instances_enforced "instantiated=2 status=4 invoke=3 dirs=1 session=1 instances=2 calls=1 traps=1 fuel=$f/$f" "$r"
+expect instance_dirs_released "" "$(ls $SYS/instances)"
+
 # Errors of LOAD/RUN without crashing: a malformed module, RUN before LOAD.
 printf 'garbage!' > /tmp/bad.wasm
 expect load_malformed "LOAD ENOEXEC" "$($HR run /tmp/bad.wasm 2>&1)"

@@ -11,7 +11,7 @@
  *   vmhelper read PATH                 prints the file's content (first 4 KiB) as is
  *   vmhelper version PATH              KWASM_IOC_VERSION: prints "ABI KNOBS FEATURES" or the errno
  *   vmhelper run FILE.wasm [ARGS...]   LOAD + RUN through /dev/kwasm with our stdio; prints
- *                                      "KWASM-RUN outcome=N exit=N trap=N func=N offset=N ns=N" on
+ *                                      "KWASM-RUN outcome=N exit=N trap=N func=N offset=N ns=N fuel=N" on
  *                                      stderr and exits with the program's exit code (134 on a trap)
  *   vmhelper runempty PATH             KWASM_IOC_RUN with nothing loaded
  *   vmhelper killtime FILE.wasm MS      runs FILE in a child, SIGKILLs it after MS ms; prints
@@ -37,6 +37,11 @@
  *   vmhelper fpurun FILE.wasm [ARGS]   like run, but RUN is made by a raw syscall with such patterns
  *                                      loaded and checked afterwards ("caller-fpu ok" on stderr),
  *                                      while a child moves the process between CPUs every ms
+ *   vmhelper sessionstats FILE.wasm N  a session: COMPILE FILE, INSTANTIATE it up to N times (stops at the
+ *                                      first failure), INVOKE _start on instance 0, then reads this
+ *                                      process's /sys/kernel/kwasm/instances/<id>/; prints
+ *                                      "instantiated=K status=S invoke=S dirs=D session=.. instances=..
+ *                                      calls=.. traps=.. fuel=F/F'" (F: the INVOKE's fuel, F': sysfs)
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -132,9 +137,9 @@ static int run_wasm(int argc, char **argv, int fpu_check)
 		printf("RUN %s\n", strerrorname_np(errno));
 		return 2;
 	}
-	fprintf(stderr, "KWASM-RUN outcome=%u exit=%u trap=%u func=%d offset=%lld ns=%llu\n", r.outcome,
-		r.exit_code, r.trap_kind, (int)r.trap_func, (long long)r.trap_offset,
-		(unsigned long long)r.run_ns);
+	fprintf(stderr, "KWASM-RUN outcome=%u exit=%u trap=%u func=%d offset=%lld ns=%llu fuel=%llu\n",
+		r.outcome, r.exit_code, r.trap_kind, (int)r.trap_func, (long long)r.trap_offset,
+		(unsigned long long)r.run_ns, (unsigned long long)r.fuel_used);
 	if (r.outcome == KWASM_OUTCOME_EXIT)
 		return r.exit_code & 0xff;
 	return r.outcome == KWASM_OUTCOME_KILLED ? 137 : 134;
@@ -720,6 +725,93 @@ static int fpu_run_ioctl(int dev, struct kwasm_run_result *r)
 	return 0;
 }
 
+/* ---- per-store statistics ----------------------------------------------------------------------- */
+
+/* Reads counter `name` of instances/<id> into *v; 0 on success. */
+static int inst_stat(const char *id, const char *name, unsigned long long *v)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/sys/kernel/kwasm/instances/%s/%s", id, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int ok = fscanf(f, "%llu", v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int session_stats(const char *file, int n)
+{
+	int wfd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (wfd < 0 || fstat(wfd, &st)) {
+		perror(file);
+		return 2;
+	}
+	char *wasm = malloc(st.st_size ? st.st_size : 1);
+	if (!wasm || read(wfd, wasm, st.st_size) != st.st_size) {
+		perror("read");
+		return 2;
+	}
+	int dev = open("/dev/kwasm", O_RDWR | O_CLOEXEC);
+	struct kwasm_session ses = { .size = sizeof(ses) };
+	struct kwasm_compile c = { .size = sizeof(c), .wasm = (uintptr_t)wasm, .wasm_len = st.st_size };
+	if (dev < 0 || ioctl(dev, KWASM_IOC_SESSION, &ses) || ioctl(dev, KWASM_IOC_COMPILE, &c) ||
+	    c.outcome.status != KWASM_STATUS_OK) {
+		printf("setup failed: %s status %u\n", strerrorname_np(errno), c.outcome.status);
+		return 2;
+	}
+	int k = 0;
+	unsigned status = KWASM_STATUS_OK;
+	for (; k < n; k++) {
+		struct kwasm_instantiate a = { .size = sizeof(a), .module = c.module };
+		if (ioctl(dev, KWASM_IOC_INSTANTIATE, &a)) {
+			printf("INSTANTIATE %s\n", strerrorname_np(errno));
+			return 2;
+		}
+		status = a.outcome.status;
+		if (status != KWASM_STATUS_OK)
+			break;
+	}
+	const char *name = "_start";
+	struct kwasm_val result;
+	struct kwasm_invoke v = { .size = sizeof(v), .instance = 0, .name = (uintptr_t)name,
+				  .name_len = strlen(name), .results = (uintptr_t)&result, .results_cap = 1 };
+	if (ioctl(dev, KWASM_IOC_INVOKE, &v)) {
+		printf("INVOKE %s\n", strerrorname_np(errno));
+		return 2;
+	}
+	/* Our directory: the one whose pid is ours. */
+	char mine[64] = "";
+	int dirs = 0;
+	FILE *ls = popen("ls /sys/kernel/kwasm/instances", "r");
+	char id[64];
+	while (ls && fscanf(ls, "%63s", id) == 1) {
+		unsigned long long pid;
+		dirs++;
+		if (!inst_stat(id, "pid", &pid) && pid == (unsigned long long)getpid())
+			snprintf(mine, sizeof(mine), "%s", id);
+	}
+	if (ls)
+		pclose(ls);
+	printf("instantiated=%d status=%u invoke=%u dirs=%d", k, status, v.outcome.status, dirs);
+	if (!mine[0]) {
+		printf(" no-directory-for-pid-%d\n", getpid());
+		return 0;
+	}
+	const char *names[] = { "session", "instances", "calls", "traps" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		unsigned long long x = 0;
+		inst_stat(mine, names[i], &x);
+		printf(" %s=%llu", names[i], x);
+	}
+	unsigned long long fuel = 0;
+	inst_stat(mine, "fuel_used", &fuel);
+	printf(" fuel=%llu/%llu\n", (unsigned long long)v.fuel_used, fuel);
+	close(dev);
+	return 0;
+}
+
 static int probe(int argc, char **argv)
 {
 	if (argc < 2)
@@ -797,6 +889,8 @@ static int probe(int argc, char **argv)
 		return run_wasm(argc - 1, argv + 1, 0);
 	if (!strcmp(cmd, "fpurun") && argc >= 2)
 		return run_wasm(argc - 1, argv + 1, 1);
+	if (!strcmp(cmd, "sessionstats") && argc == 3)
+		return session_stats(argv[1], atoi(argv[2]));
 	if (!strcmp(cmd, "fpuvictim") && argc == 2)
 		return fpu_victim(atof(argv[1]));
 	if (!strcmp(cmd, "as") && argc >= 4) {

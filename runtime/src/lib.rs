@@ -16,6 +16,7 @@ extern crate std;
 pub mod error;
 pub mod kabi;
 pub mod knobs;
+pub mod kstats;
 pub mod libcalls;
 pub mod memory;
 pub mod module;

@@ -357,6 +357,22 @@ pub fn abi_doc() -> String {
             "What:\t\t/sys/kernel/kwasm/stats/{name}\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\t(RO) {what}\n\t\tA decimal number and a newline.\n\n"
         );
     }
+    // The runtime's own counters (runtime/src/kstats.rs), summed over both runtimes.
+    for (name, what) in kwasm_runtime::kstats::global() {
+        let _ = write!(
+            s,
+            "What:\t\t/sys/kernel/kwasm/stats/{name}\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\t(RO) {what}\n\t\tA decimal number and a newline; counted since the module was loaded.\n\n"
+        );
+    }
+    s.push_str(
+        "What:\t\t/sys/kernel/kwasm/instances/\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\tOne directory per live store: an open /dev/kwasm file with a LOAD'ed\n\t\tprogram or a session. Named by a number counted up from 1 since load\n\t\t(never reused); created after the LOAD or SESSION ioctl, removed by\n\t\tRELEASE or the last close. Its files are read-only counters, each a\n\t\tdecimal number and a newline, readable while the store runs.\n\n",
+    );
+    for (name, what) in kwasm_runtime::kstats::INSTANCE {
+        let _ = write!(
+            s,
+            "What:\t\t/sys/kernel/kwasm/instances/<id>/{name}\nDate:\t\t2026\nContact:\tkwasm project\nDescription:\n\t\t(RO) {what}\n\n"
+        );
+    }
     s
 }
 

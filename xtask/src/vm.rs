@@ -492,10 +492,15 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
         .arg(root.join("kmod/tests/vmhelper.c")))?;
     let knobs = dir.join("knobs.txt");
     fs::write(&knobs, knob_cases()).map_err(|e| e.to_string())?;
+    // /tests/stats.txt: the runtime's global counters (runtime/src/kstats.rs), one name a line.
+    let stats = dir.join("stats.txt");
+    let names: Vec<String> = kwasm_runtime::kstats::global().into_iter().map(|(n, _)| n).collect();
+    fs::write(&stats, names.join("\n") + "\n").map_err(|e| e.to_string())?;
     let mut files = vec![
         (built.ko.clone(), "/kwasm.ko".to_string()),
         (helper, "/tests/vmhelper".to_string()),
         (knobs, "/tests/knobs.txt".to_string()),
+        (stats, "/tests/stats.txt".to_string()),
         (root.join("kmod/tests/vm-test.sh"), "/tests/vm-test.sh".to_string()),
     ];
     let loop_wasm = dir.join("loop.wasm");

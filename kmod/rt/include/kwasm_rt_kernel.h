@@ -36,6 +36,20 @@ uint64_t kwasm_rt_kheap_failures(void);
 uint64_t kwasm_rt_instances_live(void);
 uint64_t kwasm_rt_instances_total(void);
 
+/* Statistics (names and order: runtime/src/kstats.rs). Global counters: their number, counter i's
+ * name (NUL-terminated; length, -EINVAL or -ENOSPC), and the array of values (64-bit atomics,
+ * valid while the module is loaded). Per store (LOAD'ed program or session): the same for the
+ * counters of instances/<id>/; kwasm_rt_instance_stats_get takes a reference to the array of the
+ * store in a file's slot (NULL for an empty slot) that stays valid until
+ * kwasm_rt_instance_stats_put, also after the store is freed. */
+uint32_t kwasm_rt_stat_count(void);
+long kwasm_rt_stat_name(uint32_t i, char *buf, size_t cap);
+const uint64_t *kwasm_rt_stat_values(void);
+uint32_t kwasm_rt_instance_stat_count(void);
+long kwasm_rt_instance_stat_name(uint32_t i, char *buf, size_t cap);
+const uint64_t *kwasm_rt_instance_stats_get(void *inst);
+void kwasm_rt_instance_stats_put(const uint64_t *stats);
+
 /* ioctl cmd on the kernel copy buf[..len] of its argument struct, for the open file whose instance
  * slot is *inst (KWASM_IOC_* of uapi/kwasm.h). Returns >= 0 or -errno. Runs on the module's own
  * stack, with the file's lock held. */

@@ -15,6 +15,11 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use kwasm_runtime::knobs::{Knob, KnobSpec, Knobs, KNOBS};
 
+/// sysfs statistics (global and per store).
+#[path = "stats.rs"]
+mod stats;
+use stats::InstanceStats;
+
 const EINVAL: c_int = 22;
 const ENOSPC: c_int = 28;
 
@@ -462,6 +467,7 @@ struct KInstance {
     store: Store,
     start: Option<kwasm_runtime::FuncAddr>,
     ran: bool,
+    stats: Arc<InstanceStats>,
 }
 
 impl Drop for KInstance {
@@ -474,6 +480,18 @@ impl Drop for KInstance {
 enum FileState {
     Program(KInstance),
     Session(Session),
+}
+
+/// The counters of the store in a file's slot.
+///
+/// # Safety
+/// `slot` must be NULL or a slot value made by `load` or `session::open`, not used concurrently.
+unsafe fn state_stats(slot: *mut c_void) -> Option<Arc<InstanceStats>> {
+    // SAFETY: see `state`; only read.
+    match unsafe { slot.cast::<FileState>().as_ref() }? {
+        FileState::Program(p) => Some(p.stats.clone()),
+        FileState::Session(s) => Some(s.stats.clone()),
+    }
 }
 
 /// The file's state behind its slot (`None`: nothing yet).
@@ -574,11 +592,17 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     wasi::add_to_linker(&mut linker, &mut store);
     INSTANCES_TOTAL.fetch_add(1, Ordering::Relaxed);
     INSTANCES_LIVE.fetch_add(1, Ordering::Relaxed);
-    let mut inst = KInstance { store, start: None, ran: false };
+    let mut inst = KInstance { store, start: None, ran: false, stats: InstanceStats::new(false) };
     let id = match linker.instantiate(&mut inst.store, Arc::new(module)) {
         Ok(id) => id,
-        Err(e) => return Err(load_errno(&e)),
+        Err(e) => {
+            if let Error::Trap(t) = &e {
+                inst.stats.instantiate_trap(&t.kind);
+            }
+            return Err(load_errno(&e));
+        }
     };
+    inst.stats.instances(1);
     inst.start = match inst.store.export(id, "_start") {
         Some(Extern::Func(f)) => Some(f),
         _ => return Err(-ENOENT),
@@ -656,6 +680,7 @@ fn run(slot: &mut *mut c_void, r: &mut kwasm_runtime::kabi::RunResult) -> Result
     // SAFETY: plain call.
     r.run_ns = unsafe { kwasm_clock_ns(0) }.saturating_sub(t0);
     r.fuel_used = inst.store.fuel_used;
+    inst.stats.call(&inst.store, false, r.run_ns, r.fuel_used, res.as_ref().err().map(|t| &t.kind));
     r.trap_func = u32::MAX;
     r.trap_offset = u64::MAX;
     match res {
@@ -781,6 +806,12 @@ pub unsafe extern "C" fn kwasm_rt_ioctl(inst: *mut *mut c_void, cmd: u32, buf: *
         }
         _ => return -ENOTTY,
     };
+    if let Some(st) = state(slot) {
+        match st {
+            FileState::Program(p) => p.stats.memory(&p.store),
+            FileState::Session(s) => s.stats.memory(&s.store),
+        }
+    }
     match r {
         Ok(()) => 0,
         Err(e) => e as c_long,
@@ -830,11 +861,12 @@ mod session {
     const MAX_VALS: u32 = 4096;
 
     pub(super) struct Session {
-        store: Store,
+        pub(super) store: Store,
         linker: Linker,
         modules: Vec<Arc<Module>>,
         /// Instances this session created (for the live-instance statistic).
         instances: u64,
+        pub(super) stats: Arc<InstanceStats>,
     }
 
     impl Drop for Session {
@@ -868,7 +900,7 @@ mod session {
         if a.flags & kabi::SESSION_SPECTEST != 0 {
             kwasm_runtime::spectest::define(&mut store, &mut linker).map_err(|_| -ENOMEM)?;
         }
-        let s = Session { store, linker, modules: Vec::new(), instances: 0 };
+        let s = Session { store, linker, modules: Vec::new(), instances: 0, stats: InstanceStats::new(true) };
         *slot = Box::into_raw(Box::new(FileState::Session(s))).cast::<c_void>();
         Ok(())
     }
@@ -978,6 +1010,10 @@ mod session {
         s.instances += created;
         INSTANCES_TOTAL.fetch_add(created, Ordering::Relaxed);
         INSTANCES_LIVE.fetch_add(created, Ordering::Relaxed);
+        s.stats.instances(created);
+        if let Err(Error::Trap(t)) = &res {
+            s.stats.instantiate_trap(&t.kind);
+        }
         match res {
             Ok(id) => {
                 a.instance = id.0;
@@ -1033,8 +1069,13 @@ mod session {
             return Err(-E2BIG);
         }
         let fuel_before = s.store.fuel_used;
+        // SAFETY: plain call.
+        let t0 = unsafe { kwasm_clock_ns(0) };
         let res = s.store.call(f, &args);
+        // SAFETY: plain call.
+        let ns = unsafe { kwasm_clock_ns(0) }.saturating_sub(t0);
         a.fuel_used = s.store.fuel_used.saturating_sub(fuel_before);
+        s.stats.call(&s.store, true, ns, a.fuel_used, res.as_ref().err().map(|t| &t.kind));
         match res {
             Ok(vals) => {
                 let mut out: Vec<u8> = Vec::new();
