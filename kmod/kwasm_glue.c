@@ -16,6 +16,7 @@
 #include <linux/atomic.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/execmem.h>
 #include <linux/fs.h>
 #include <linux/kobject.h>
 #include <linux/log2.h>
@@ -37,6 +38,7 @@
 #include <linux/uaccess.h>
 
 #include <asm/cpufeature.h>
+#include <asm/set_memory.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/fpu/xcr.h>
@@ -459,6 +461,46 @@ KWASM_FPU_HOST_CALL(long, kwasm_fpu_kwrite, kwasm_kwrite, (void *f, const void *
 		    (f, buf, len))
 KWASM_FPU_HOST_CALL(long, kwasm_fpu_kread, kwasm_kread, (void *f, void *buf, size_t len),
 		    (f, buf, len))
+
+/* ---- executable memory for the JIT tiers (rt built with features optimizing/baseline) -------- */
+#ifdef KWASM_JIT
+
+/*
+ * W^X through the three functions our kernel patch exports (patches/0001-export-execmem-for-jit,
+ * the primitives the BPF JIT uses): RW + NX memory in the module area, filled with int3; once the
+ * code is written, read-only + executable (set_memory_rox also fixes the direct-map alias); freed
+ * with its permissions reset (VM_FLUSH_RESET_PERMS). All three may sleep, so rt.o (SSE) reaches
+ * them through the kwasm_fpu_rt_exec_* wrappers below, outside its FPU section.
+ */
+void *kwasm_rt_exec_alloc(size_t len)
+{
+	void *p;
+
+	if (!len || !PAGE_ALIGNED(len))
+		return NULL;
+	p = execmem_alloc(EXECMEM_DEFAULT, len);
+	if (p)
+		memset(p, 0xcc, len);
+	return p;
+}
+
+int kwasm_rt_exec_protect(void *ptr, size_t len)
+{
+	if (!PAGE_ALIGNED(ptr) || !len || !PAGE_ALIGNED(len))
+		return -EINVAL;
+	return set_memory_rox((unsigned long)ptr, len >> PAGE_SHIFT);
+}
+
+void kwasm_rt_exec_free(void *ptr, size_t len)
+{
+	(void)len;
+	execmem_free(ptr);
+}
+
+KWASM_FPU_HOST_CALL(void *, kwasm_fpu_rt_exec_alloc, kwasm_rt_exec_alloc, (size_t len), (len))
+KWASM_FPU_HOST_CALL(int, kwasm_fpu_rt_exec_protect, kwasm_rt_exec_protect, (void *ptr, size_t len), (ptr, len))
+KWASM_FPU_HOST_CALL_VOID(kwasm_fpu_rt_exec_free, kwasm_rt_exec_free, (void *ptr, size_t len), (ptr, len))
+#endif /* KWASM_JIT */
 
 /* A runtime panic: leave the section, so that BUG() does not oops with preemption off. */
 void __noreturn kwasm_fpu_rt_abort(const unsigned char *msg, size_t len);

@@ -55,6 +55,10 @@ const GLUE_SYMBOLS: &[&str] = &[
     "kwasm_clock_ns",
     "kwasm_random",
     "kwasm_check_interrupt",
+    // Only with JIT tiers (see `Tiers`): executable memory.
+    "kwasm_rt_exec_alloc",
+    "kwasm_rt_exec_protect",
+    "kwasm_rt_exec_free",
 ];
 /// Glue functions the SSE runtime may call while its FPU section stays open: they neither sleep
 /// nor use the FPU. Every other glue symbol it calls goes through a `kwasm_fpu_<name>` wrapper in
@@ -105,6 +109,44 @@ const WASI_GLUE_SYMBOLS: &[&str] = &[
 ];
 const HEADERS: &[&str] = &["rt/include/kwasm_rt.h", "rt/include/kwasm_rt_kernel.h", "include/uapi/kwasm.h"];
 
+/// JIT tiers built into the module's SSE runtime (`rt.o`): none by default, so the default
+/// module stays interpreter-only and its size unchanged. The soft-float runtime never gets them:
+/// JIT code uses SSE registers, so it runs only inside the SSE runtime's FPU sections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tiers(pub Vec<String>);
+
+impl Tiers {
+    /// Parses `baseline`, `optimizing` or both, comma-separated.
+    pub fn parse(list: &str) -> Result<Tiers, String> {
+        let mut tiers: Vec<String> = Vec::new();
+        for t in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if !["baseline", "optimizing"].contains(&t) {
+                return Err(format!("--tiers: unknown JIT tier {t:?} (baseline, optimizing)"));
+            }
+            if !tiers.iter().any(|x| x == t) {
+                tiers.push(t.to_string());
+            }
+        }
+        if tiers.is_empty() {
+            return Err("--tiers needs baseline and/or optimizing".into());
+        }
+        Ok(Tiers(tiers))
+    }
+
+    fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Directory-name suffix keeping JIT builds out of the default build's caches.
+    fn suffix(&self) -> &'static str {
+        if self.any() {
+            "-jit"
+        } else {
+            ""
+        }
+    }
+}
+
 /// A built module.
 pub struct KmodBuild {
     pub ko: PathBuf,
@@ -133,12 +175,17 @@ fn fpu_wrapper(sym: &str) -> String {
 }
 
 /// Builds one runtime variant and turns it into the module's `<object>.o`.
-fn build_rt(root: &Path, out: &Path, v: &RtVariant, p: &Progress) -> Result<PathBuf, String> {
+fn build_rt(root: &Path, out: &Path, v: &RtVariant, tiers: &Tiers, p: &Progress) -> Result<PathBuf, String> {
     let cargo =
         if Path::new(kernel::KERNEL_CARGO).exists() { kernel::KERNEL_CARGO.to_string() } else { "cargo".into() };
-    let target_dir = target_root(root).join("kmod-rt");
+    let target_dir = target_root(root).join(format!("kmod-rt{}", tiers.suffix()));
     let rt_dir = root.join("kmod/rt");
-    p.say(format!("{}: cargo build kmod/rt --features kernel ({}, build-std)", v.object, v.target));
+    let mut features = vec!["kernel".to_string()];
+    if v.sse {
+        features.extend(tiers.0.iter().cloned());
+    }
+    let features = features.join(",");
+    p.say(format!("{}: cargo build kmod/rt --features {features} ({}, build-std)", v.object, v.target));
     let mut cmd = Command::new(&cargo);
     clean_rust_env(&mut cmd);
     cmd.current_dir(&rt_dir).env("RUSTC", KERNEL_RUSTC).env("RUSTC_BOOTSTRAP", "1").env("RUSTFLAGS", RUSTFLAGS).args([
@@ -147,7 +194,7 @@ fn build_rt(root: &Path, out: &Path, v: &RtVariant, p: &Progress) -> Result<Path
         "--quiet",
         "-Zbuild-std=core,alloc",
         "--features",
-        "kernel",
+        &features,
     ]);
     let triple = match v.target.strip_suffix(".json") {
         Some(name) => {
@@ -249,14 +296,20 @@ fn build_rt(root: &Path, out: &Path, v: &RtVariant, p: &Progress) -> Result<Path
 
 /// Builds kwasm.ko (and the kernel first, if needed).
 pub fn build(p: &Progress) -> Result<KmodBuild, String> {
+    build_with(p, &Tiers::default())
+}
+
+/// Builds kwasm.ko with JIT `tiers` in its SSE runtime (in `target/kmod-jit`, so that the default
+/// module in `target/kmod` and its caches stay as they are).
+pub fn build_with(p: &Progress, tiers: &Tiers) -> Result<KmodBuild, String> {
     check_abi_doc(false)?;
     check_uapi_layout(p)?;
     let kernel = kernel::ensure(p)?;
     let root = kernel::repo_root();
-    let out = target_root(&root).join("kmod");
+    let out = target_root(&root).join(format!("kmod{}", tiers.suffix()));
     fs::create_dir_all(out.join("include")).map_err(|e| e.to_string())?;
     for v in RT_VARIANTS {
-        let object = build_rt(&root, &out, v, p)?;
+        let object = build_rt(&root, &out, v, tiers, p)?;
         stage(&object, &out.join(format!("{}.o_shipped", v.object)))?;
         let _ = fs::remove_file(&object);
     }
@@ -270,6 +323,10 @@ pub fn build(p: &Progress) -> Result<KmodBuild, String> {
     p.say(format!("module: make M={} modules", out.display()));
     let mut cmd = kernel::kernel_make(&kernel.src);
     cmd.arg(format!("M={}", out.display())).arg("modules");
+    if tiers.any() {
+        // The glue's executable-memory functions (Kbuild: -DKWASM_JIT).
+        cmd.arg("KWASM_JIT=y");
+    }
     run_logged(&mut cmd, &out.join("build.log"), p, "module build")?;
     let log = fs::read_to_string(out.join("build.log")).unwrap_or_default();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains("warning") || l.contains("WARNING")).collect();
@@ -286,13 +343,15 @@ pub fn build(p: &Progress) -> Result<KmodBuild, String> {
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("--write-doc") => return check_abi_doc(true),
-        Some(a) => return Err(format!("kmod: unknown argument {a} (usage: cargo xtask kmod [--write-doc])")),
-    }
+    let usage = "usage: cargo xtask kmod [--write-doc | --tiers baseline,optimizing]";
+    let tiers = match args {
+        [] => Tiers::default(),
+        [a] if a == "--write-doc" => return check_abi_doc(true),
+        [a, list] if a == "--tiers" => Tiers::parse(list)?,
+        _ => return Err(format!("kmod: unexpected arguments {args:?} ({usage})")),
+    };
     let p = Progress::new("kmod");
-    build(&p)?;
+    build_with(&p, &tiers)?;
     Ok(())
 }
 

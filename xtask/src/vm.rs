@@ -474,12 +474,18 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
 }
 
 /// `cargo xtask vm-test`.
+///
+/// With `--tiers baseline[,optimizing]` it builds the module with those JIT tiers instead and
+/// boots once for the `jit` part of `vm-test.sh`: the spec suite in kernel mode on each tier
+/// (the same per-file counts as user space's interpreter run), then the usual dmesg check.
 pub fn vm_test(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!("vm-test: unknown argument {a}"));
-    }
+    let tiers = match args {
+        [] => crate::kmod::Tiers::default(),
+        [a, list] if a == "--tiers" => crate::kmod::Tiers::parse(list)?,
+        _ => return Err(format!("vm-test: unexpected arguments {args:?} (usage: cargo xtask vm-test [--tiers LIST])")),
+    };
     let p = Progress::new("vm-test");
-    let built = crate::kmod::build(&p)?;
+    let built = crate::kmod::build_with(&p, &tiers)?;
     let root = kernel::repo_root();
     let dir = vm_dir();
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -533,14 +539,18 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
         "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh $KWASM_SUITE\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
         SUITE_TIMEOUT.as_secs()
     );
-    let initrd = build_initramfs("vm-test", &files, &init)?;
+    let tier_list = dir.join("jit-tiers.txt");
+    fs::write(&tier_list, tiers.0.join("\n") + "\n").map_err(|e| e.to_string())?;
+    files.push((tier_list, "/tests/jit-tiers.txt".to_string()));
+    let initrd = build_initramfs(if tiers.0.is_empty() { "vm-test" } else { "vm-test-jit" }, &files, &init)?;
     p.say(format!("initramfs: {}", initrd.display()));
     // Two boots: everything on 2 CPUs, then the FPU tests again on 1 CPU (where every preemption
     // of kernel-mode wasm is a switch to another task on the same CPU). panic_on_warn: a WARN
     // (e.g. from the FPU code's X86_DEBUG_FPU checks) ends the run as a failure at once.
     let mut problems = Vec::new();
     let mut total_passed = 0;
-    for (smp, suite) in [(2, "all"), (1, "fpu")] {
+    let boots: &[(u32, &str)] = if tiers.0.is_empty() { &[(2, "all"), (1, "fpu")] } else { &[(2, "jit")] };
+    for &(smp, suite) in boots {
         let log =
             dir.join(if suite == "all" { "vm-test.log".to_string() } else { format!("vm-test-{suite}-smp{smp}.log") });
         let (passed, mut found) = boot_suite(&p, &built.kernel.bzimage, &initrd, smp, suite, &log)?;

@@ -329,6 +329,18 @@ fn errno_from_kernel(e: c_long) -> Errno {
 }
 
 impl Platform for KernelPlatform {
+    /// JIT code memory from the glue (execmem_alloc, then set_memory_rox: W^X), as in the C
+    /// test host; without a JIT tier built in, the default refusal.
+    #[cfg(any(feature = "optimizing", feature = "baseline"))]
+    fn alloc_exec(&self, len: usize) -> Result<kwasm_runtime::platform::ExecRegion, Errno> {
+        crate::jit::HostExecPlatform.alloc_exec(len)
+    }
+
+    #[cfg(any(feature = "optimizing", feature = "baseline"))]
+    fn protect_exec(&self, region: &mut kwasm_runtime::platform::ExecRegion) -> Result<(), Errno> {
+        crate::jit::HostExecPlatform.protect_exec(region)
+    }
+
     fn check_interrupt(&mut self) -> Interruption {
         // SAFETY: plain call in process context.
         if unsafe { kwasm_check_interrupt() } != 0 {
@@ -563,7 +575,8 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     let bytes = copy_user(l.wasm, l.wasm_len, MAX_WASM_BYTES)?;
     let args = split_strings(&copy_user(l.args, l.args_len, MAX_STRINGS_BYTES)?)?;
     let env = split_strings(&copy_user(l.env, l.env_len, MAX_STRINGS_BYTES)?)?;
-    let knobs = run_knobs(l.max_memory_pages, l.fuel)?;
+    let mut knobs = run_knobs(l.max_memory_pages, l.fuel)?;
+    let tier = run_tier(&mut knobs)?;
     // Files first (so that a bad fd fails before any work); index = host handle.
     let mut handles = Handles::default();
     let mut builder = WasiCtx::builder();
@@ -586,7 +599,7 @@ fn load(slot: &mut *mut c_void, l: &kwasm_runtime::kabi::Load) -> Result<(), c_i
     }
     // The module keeps the buffer copy_user made (fallibly): no second allocation of its size.
     let module = Module::from_vec(bytes).map_err(|e| load_errno(&e))?;
-    let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, Box::new(KernelPlatform { handles }));
+    let mut store = Store::new(tier, knobs, Box::new(KernelPlatform { handles }));
     store.wasi = Some(builder.build());
     let mut linker = Linker::new();
     wasi::add_to_linker(&mut linker, &mut store);
@@ -831,7 +844,7 @@ pub unsafe extern "C" fn kwasm_rt_instance_free(inst: *mut c_void) {
 }
 
 /// The knobs a LOAD or SESSION starts with: the sysfs values, with the caller's memory cap (only
-/// ever lower) and fuel; only the interpreter runs in the kernel so far.
+/// ever lower) and fuel. The caller checks the tier with [`run_tier`].
 fn run_knobs(max_memory_pages: u64, fuel: u64) -> Result<Knobs, c_int> {
     let mut knobs = current_knobs();
     if max_memory_pages != 0 {
@@ -841,10 +854,42 @@ fn run_knobs(max_memory_pages: u64, fuel: u64) -> Result<Knobs, c_int> {
     if fuel != 0 {
         knobs.set(Knob::Fuel, fuel).map_err(|_| -EINVAL)?;
     }
-    if knobs.get(Knob::Tier) != 0 || knobs.get(Knob::InterpEnabled) == 0 {
-        return Err(-EINVAL);
-    }
     Ok(knobs)
+}
+
+/// Native stack the JIT tiers may use for wasm frames in the kernel. Every ioctl runs the
+/// runtime on a 256 KiB stack of the glue's (`stack_size_bytes`); the JITs check `rsp` against
+/// a limit `max_call_depth` × their `STACK_BYTES_PER_CALL` below their entry, and that limit must
+/// stay well inside the stack, leaving room for the last frame and the runtime functions and
+/// host calls made from it. (The interpreter keeps its frames on the heap: no such limit.)
+#[cfg(any(feature = "optimizing", feature = "baseline"))]
+const KERNEL_JIT_STACK_BYTES: u64 = 128 << 10;
+
+/// The tier the `tier` knob names, if it may run here: the interpreter unless `interp_enabled`
+/// is off; the JIT tiers only in a module built with them (rt features `optimizing`, `baseline`),
+/// which get executable memory from the glue (`kwasm_rt_exec_*`), compile on the ioctl's own
+/// stack and get `max_call_depth` lowered to what [`KERNEL_JIT_STACK_BYTES`] holds. `EINVAL`
+/// for anything else, as before the JIT tiers existed.
+fn run_tier(knobs: &mut Knobs) -> Result<Arc<dyn kwasm_runtime::Tier>, c_int> {
+    #[cfg(any(feature = "optimizing", feature = "baseline"))]
+    fn fit_stack(knobs: &mut Knobs, bytes_per_call: u64) -> Result<(), c_int> {
+        let depth = knobs.get(Knob::MaxCallDepth).min(KERNEL_JIT_STACK_BYTES / bytes_per_call);
+        knobs.set(Knob::MaxCallDepth, depth).map_err(|_| -EINVAL)
+    }
+    match kwasm_runtime::knobs::TIER_NAMES[knobs.get(Knob::Tier) as usize] {
+        "interp" if knobs.get(Knob::InterpEnabled) != 0 => Ok(Arc::new(kwasm_interp::Interpreter::new())),
+        #[cfg(feature = "baseline")]
+        "baseline" => {
+            fit_stack(knobs, kwasm_baseline::STACK_BYTES_PER_CALL)?;
+            Ok(Arc::new(kwasm_baseline::BaselineTier))
+        }
+        #[cfg(feature = "optimizing")]
+        "optimizing" => {
+            fit_stack(knobs, kwasm_optimizing::STACK_BYTES_PER_CALL)?;
+            Ok(Arc::new(kwasm_optimizing::OptimizingTier::new()))
+        }
+        _ => Err(-EINVAL),
+    }
 }
 
 /// ABI 2: a store per open file in which modules are compiled, instantiated and called.
@@ -893,9 +938,10 @@ mod session {
         {
             return Err(-EINVAL);
         }
-        let knobs = run_knobs(a.max_memory_pages, a.fuel)?;
+        let mut knobs = run_knobs(a.max_memory_pages, a.fuel)?;
+        let tier = run_tier(&mut knobs)?;
         let platform = Box::new(KernelPlatform { handles: Handles::default() });
-        let mut store = Store::new(Arc::new(kwasm_interp::Interpreter::new()), knobs, platform);
+        let mut store = Store::new(tier, knobs, platform);
         let mut linker = Linker::new();
         if a.flags & kabi::SESSION_SPECTEST != 0 {
             kwasm_runtime::spectest::define(&mut store, &mut linker).map_err(|_| -ENOMEM)?;
