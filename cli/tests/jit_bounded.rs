@@ -1,19 +1,66 @@
-//! The baseline tier's bounds: fuel, interruption (platform and asynchronous), the native stack
-//! limit, host calls and their traps, re-entry, and the knobs it refuses.
-
-mod common;
+//! The compiled tiers' bounds, one set of cases run on every JIT tier (baseline and optimizing):
+//! fuel, interruption (platform and asynchronous), the native stack limit, host calls and their
+//! traps, re-entry, and the knobs and platforms they refuse.
 
 use std::sync::Arc;
 
-use common::ExecOnly;
-use kwasm_baseline::BaselineTier;
+use kwasm_cli::platform::StdPlatform;
 use kwasm_runtime::knobs::Knob;
 use kwasm_runtime::platform::{Errno, ExecRegion, Interruption, Platform};
 use kwasm_runtime::types::FuncType;
-use kwasm_runtime::{Error, Extern, Knobs, Linker, Module, Store, Trap, TrapKind, Val, ValType};
+use kwasm_runtime::{Error, Extern, Knobs, Linker, Module, Store, Tier, Trap, TrapKind, Val, ValType};
 
-fn store(knobs: Knobs, platform: Box<dyn Platform>) -> Store {
-    Store::new(Arc::new(BaselineTier), knobs, platform)
+/// Makes the tier under test.
+type MakeTier = fn() -> Arc<dyn Tier>;
+
+fn baseline() -> Arc<dyn Tier> {
+    Arc::new(kwasm_baseline::BaselineTier)
+}
+
+fn optimizing() -> Arc<dyn Tier> {
+    Arc::new(kwasm_optimizing::OptimizingTier::new())
+}
+
+/// One `#[test]` per case and tier, named `<tier>::<case>`.
+macro_rules! cases_for_each_jit_tier {
+    ($($case:ident),* $(,)?) => {
+        mod baseline {
+            $( #[test] fn $case() { super::$case(super::baseline) } )*
+        }
+        mod optimizing {
+            $( #[test] fn $case() { super::$case(super::optimizing) } )*
+        }
+    };
+}
+
+cases_for_each_jit_tier!(
+    runaway_loop_runs_out_of_fuel,
+    platform_stops_a_runaway_loop,
+    another_thread_interrupts_a_runaway_loop,
+    unbounded_recursion_traps_call_stack_exhausted,
+    traps_carry_function_index_and_offset,
+    host_calls_see_the_caller_and_their_traps_propagate,
+    host_functions_can_reenter_compiled_code,
+    guard_bounds_mode_without_platform_support_is_refused_clearly,
+    a_platform_without_executable_memory_is_an_error,
+);
+
+/// Executable memory (the std platform's) and nothing else: no guard-region support, no
+/// interruption, no WASI.
+#[derive(Default)]
+struct ExecOnly(StdPlatform);
+
+impl Platform for ExecOnly {
+    fn alloc_exec(&self, len: usize) -> Result<ExecRegion, Errno> {
+        self.0.alloc_exec(len)
+    }
+    fn protect_exec(&self, region: &mut ExecRegion) -> Result<(), Errno> {
+        self.0.protect_exec(region)
+    }
+}
+
+fn store(tier: MakeTier, knobs: Knobs, platform: Box<dyn Platform>) -> Store {
+    Store::new(tier(), knobs, platform)
 }
 
 fn instantiate(store: &mut Store, linker: &Linker, wat: &str) -> kwasm_runtime::InstanceId {
@@ -31,12 +78,11 @@ fn func(store: &Store, inst: kwasm_runtime::InstanceId, name: &str) -> u32 {
 
 const SPIN: &str = r#"(module (func (export "spin") (loop $l (br $l))))"#;
 
-#[test]
-fn runaway_loop_runs_out_of_fuel() {
+fn runaway_loop_runs_out_of_fuel(tier: MakeTier) {
     let mut knobs = Knobs::default();
     knobs.set(Knob::Fuel, 5_000_000).unwrap();
     knobs.set(Knob::FuelSlice, 100_000).unwrap();
-    let mut s = store(knobs, Box::new(ExecOnly));
+    let mut s = store(tier, knobs, Box::new(ExecOnly::default()));
     let inst = instantiate(&mut s, &Linker::new(), SPIN);
     let f = func(&s, inst, "spin");
     let t = s.call(f, &[]).unwrap_err();
@@ -46,7 +92,7 @@ fn runaway_loop_runs_out_of_fuel() {
 }
 
 /// Executable memory plus a `check_interrupt` that stops after a few slices.
-struct StopAfter(u32);
+struct StopAfter(u32, StdPlatform);
 
 impl Platform for StopAfter {
     fn check_interrupt(&mut self) -> Interruption {
@@ -58,26 +104,24 @@ impl Platform for StopAfter {
         }
     }
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, Errno> {
-        ExecOnly.alloc_exec(len)
+        self.1.alloc_exec(len)
     }
     fn protect_exec(&self, region: &mut ExecRegion) -> Result<(), Errno> {
-        ExecOnly.protect_exec(region)
+        self.1.protect_exec(region)
     }
 }
 
-#[test]
-fn platform_stops_a_runaway_loop() {
+fn platform_stops_a_runaway_loop(tier: MakeTier) {
     let mut knobs = Knobs::default();
     knobs.set(Knob::FuelSlice, 10_000).unwrap();
-    let mut s = store(knobs, Box::new(StopAfter(3)));
+    let mut s = store(tier, knobs, Box::new(StopAfter(3, StdPlatform::new())));
     let inst = instantiate(&mut s, &Linker::new(), SPIN);
     let f = func(&s, inst, "spin");
     assert_eq!(s.call(f, &[]).unwrap_err().kind, TrapKind::Interrupted);
 }
 
-#[test]
-fn another_thread_interrupts_a_runaway_loop() {
-    let mut s = store(Knobs::default(), Box::new(ExecOnly));
+fn another_thread_interrupts_a_runaway_loop(tier: MakeTier) {
+    let mut s = store(tier, Knobs::default(), Box::new(ExecOnly::default()));
     let inst = instantiate(&mut s, &Linker::new(), SPIN);
     let f = func(&s, inst, "spin");
     // The shared record is boxed, so its address is stable while the store lives.
@@ -92,11 +136,10 @@ fn another_thread_interrupts_a_runaway_loop() {
     t.join().unwrap();
 }
 
-#[test]
-fn unbounded_recursion_traps_call_stack_exhausted() {
+fn unbounded_recursion_traps_call_stack_exhausted(tier: MakeTier) {
     let mut knobs = Knobs::default();
     knobs.set(Knob::MaxCallDepth, 1000).unwrap();
-    let mut s = store(knobs, Box::new(ExecOnly));
+    let mut s = store(tier, knobs, Box::new(ExecOnly::default()));
     let wat = r#"(module (func $f (export "f") (param i64) (result i64)
         (i64.add (i64.const 1) (call $f (local.get 0)))))"#;
     let inst = instantiate(&mut s, &Linker::new(), wat);
@@ -106,9 +149,8 @@ fn unbounded_recursion_traps_call_stack_exhausted() {
     assert_eq!(t.func, Some(0));
 }
 
-#[test]
-fn traps_carry_function_index_and_offset() {
-    let mut s = store(Knobs::default(), Box::new(ExecOnly));
+fn traps_carry_function_index_and_offset(tier: MakeTier) {
+    let mut s = store(tier, Knobs::default(), Box::new(ExecOnly::default()));
     let wat = r#"(module (memory 1)
         (func $ok (result i32) (i32.const 0))
         (func (export "oob") (param i32) (result i32) (i32.load offset=4 (local.get 0))))"#;
@@ -124,9 +166,8 @@ fn traps_carry_function_index_and_offset() {
     assert_eq!(bytes[off], 0x28, "offset {off:#x} is not an i32.load");
 }
 
-#[test]
-fn host_calls_see_the_caller_and_their_traps_propagate() {
-    let mut s = store(Knobs::default(), Box::new(ExecOnly));
+fn host_calls_see_the_caller_and_their_traps_propagate(tier: MakeTier) {
+    let mut s = store(tier, Knobs::default(), Box::new(ExecOnly::default()));
     let mut linker = Linker::new();
     // `peek(addr)` reads the caller's memory; `fail()` traps with a message.
     let peek = s.host_func(
@@ -157,9 +198,8 @@ fn host_calls_see_the_caller_and_their_traps_propagate() {
     assert_eq!(s.call(func(&s, inst, "peek7"), &[]).unwrap(), vec![Val::I32(43)]);
 }
 
-#[test]
-fn host_functions_can_reenter_compiled_code() {
-    let mut s = store(Knobs::default(), Box::new(ExecOnly));
+fn host_functions_can_reenter_compiled_code(tier: MakeTier) {
+    let mut s = store(tier, Knobs::default(), Box::new(ExecOnly::default()));
     let mut linker = Linker::new();
     // `twice(f)` calls wasm function address `f` (a funcref) twice through the store.
     let twice = s.host_func(
@@ -185,19 +225,17 @@ fn host_functions_can_reenter_compiled_code() {
 
 /// Guard-region addressing needs the platform's help (reservations, a fault handler); a platform
 /// without it (like the kernel's) refuses memories in that mode with a clear error.
-#[test]
-fn guard_bounds_mode_without_platform_support_is_refused_clearly() {
+fn guard_bounds_mode_without_platform_support_is_refused_clearly(tier: MakeTier) {
     let mut knobs = Knobs::default();
     knobs.set_text("bounds_mode=guard").unwrap();
-    let mut s = store(knobs, Box::new(ExecOnly));
+    let mut s = store(tier, knobs, Box::new(ExecOnly::default()));
     let module = Arc::new(Module::new(&wat::parse_str("(module (memory 1))").unwrap()).unwrap());
     let Err(e) = Linker::new().instantiate(&mut s, module) else { panic!("guard mode without platform support") };
     assert!(matches!(&e, Error::Unsupported(m) if m.contains("bounds_mode=guard")), "{e}");
 }
 
-#[test]
-fn a_platform_without_executable_memory_is_an_error() {
-    let mut s = store(Knobs::default(), Box::new(kwasm_runtime::platform::NullPlatform));
+fn a_platform_without_executable_memory_is_an_error(tier: MakeTier) {
+    let mut s = store(tier, Knobs::default(), Box::new(kwasm_runtime::platform::NullPlatform));
     let inst = instantiate(&mut s, &Linker::new(), SPIN);
     let f = func(&s, inst, "spin");
     let t = s.call(f, &[]).unwrap_err();
