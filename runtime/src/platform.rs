@@ -417,3 +417,34 @@ pub trait Platform: Send {
 pub struct NullPlatform;
 
 impl Platform for NullPlatform {}
+
+/// Copies `parts` (each starting 16-byte aligned) into one new executable region of `platform`:
+/// written while the region is RW, then switched to RX (never RWX). Returns the region and each
+/// part's offset in it. `who` names the compiled tier in error messages.
+pub fn install_code(
+    platform: &dyn Platform,
+    who: &str,
+    parts: &[&[u8]],
+) -> Result<(ExecRegion, Vec<usize>), crate::Error> {
+    let errno_error = |what: &str, errno: u16| {
+        crate::Error::Resource(alloc::format!("{who}: the platform cannot {what} (WASI errno {errno})"))
+    };
+    let mut offsets = Vec::with_capacity(parts.len());
+    let mut len = 0usize;
+    for p in parts {
+        len = len.next_multiple_of(16);
+        offsets.push(len);
+        len += p.len();
+    }
+    let mut region = platform.alloc_exec(len).map_err(|e| errno_error("allocate executable memory", e))?;
+    if region.len < len || region.executable {
+        return Err(crate::Error::Other(alloc::format!("{who}: the platform returned an unusable code region")));
+    }
+    for (p, off) in parts.iter().zip(&offsets) {
+        // SAFETY: `off + p.len() <= len <= region.len`, and the region is writable (not yet RX)
+        // memory owned by `region` that nothing else references.
+        unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), region.ptr.add(*off), p.len()) };
+    }
+    platform.protect_exec(&mut region).map_err(|e| errno_error("make code executable", e))?;
+    Ok((region, offsets))
+}

@@ -36,7 +36,7 @@ use alloc::vec::Vec;
 
 use kwasm_runtime::knobs::{Knob, BOUNDS_MODES};
 use kwasm_runtime::libcalls;
-use kwasm_runtime::platform::ExecRegion;
+use kwasm_runtime::platform::{install_code, ExecRegion};
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
 use kwasm_runtime::vmctx::FuncSlot;
@@ -90,30 +90,9 @@ pub(crate) fn finish<E: Emitter>(mut ops: E, patches: &[(usize, u32)]) -> Result
     ops.finish().map_err(err)
 }
 
-fn errno_error(what: &str, errno: u16) -> Error {
-    Error::Resource(format!("baseline tier: the platform cannot {what} (WASI errno {errno})"))
-}
-
-/// Copies `parts` (16-byte aligned each) into one new executable region.
+/// Copies `parts` into one new executable region (see [`install_code`]).
 fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), Error> {
-    let mut offsets = Vec::with_capacity(parts.len());
-    let mut len = 0usize;
-    for p in parts {
-        len = len.next_multiple_of(16);
-        offsets.push(len);
-        len += p.len();
-    }
-    let mut region = store.platform.alloc_exec(len).map_err(|e| errno_error("allocate executable memory", e))?;
-    if region.len < len || region.executable {
-        return Err(Error::Other("baseline tier: the platform returned an unusable code region".into()));
-    }
-    for (p, off) in parts.iter().zip(&offsets) {
-        // SAFETY: `off + p.len() <= len <= region.len`, and the region is writable (not yet RX)
-        // memory owned by `region` that nothing else references.
-        unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), region.ptr.add(*off), p.len()) };
-    }
-    store.platform.protect_exec(&mut region).map_err(|e| errno_error("make code executable", e))?;
-    Ok((region, offsets))
+    install_code(store.platform.as_ref(), "baseline tier", parts)
 }
 
 /// Compiles the body of store function `func` (a wasm function or a host trampoline) and, for

@@ -46,7 +46,7 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kwasm_runtime::knobs::Knob;
-use kwasm_runtime::platform::{CompiledEntry, ExecRegion, FaultSite, TrapSites};
+use kwasm_runtime::platform::{install_code, CompiledEntry, ExecRegion, FaultSite, TrapSites};
 use kwasm_runtime::store::FuncKind;
 use kwasm_runtime::tier::{CompiledCode, Tier, TierId};
 use kwasm_runtime::types::FuncType;
@@ -221,30 +221,9 @@ fn host_trampoline(ty: &FuncType, addr: FuncAddr, frontend: TargetFrontendConfig
     Ok(func)
 }
 
-fn errno_error(what: &str, errno: u16) -> Error {
-    Error::Resource(format!("optimizing tier: the platform cannot {what} (WASI errno {errno})"))
-}
-
-/// Copies `parts` (16-byte aligned each) into one new executable region.
+/// Copies `parts` into one new executable region (see [`install_code`]).
 fn install(store: &Store, parts: &[&[u8]]) -> Result<(ExecRegion, Vec<usize>), Error> {
-    let mut offsets = Vec::with_capacity(parts.len());
-    let mut len = 0usize;
-    for p in parts {
-        len = len.next_multiple_of(16);
-        offsets.push(len);
-        len += p.len();
-    }
-    let mut region = store.platform.alloc_exec(len).map_err(|e| errno_error("allocate executable memory", e))?;
-    if region.len < len || region.executable {
-        return Err(Error::Other("optimizing tier: the platform returned an unusable code region".into()));
-    }
-    for (p, off) in parts.iter().zip(&offsets) {
-        // SAFETY: `off + p.len() <= len <= region.len`, and the region is writable (not yet RX)
-        // memory owned by `region` that nothing else references.
-        unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), region.ptr.add(*off), p.len()) };
-    }
-    store.platform.protect_exec(&mut region).map_err(|e| errno_error("make code executable", e))?;
-    Ok((region, offsets))
+    install_code(store.platform.as_ref(), "optimizing tier", parts)
 }
 
 /// Where one function's machine code is (for profilers' symbol maps).
