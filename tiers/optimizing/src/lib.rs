@@ -53,7 +53,9 @@ use kwasm_runtime::types::FuncType;
 use kwasm_runtime::vmctx::{FuncSlot, SLOT_CODE, SLOT_VMCTX};
 use kwasm_runtime::{Error, FuncAddr, Store, Trap, TrapKind};
 
-use crate::translate::{clif_type, ctx_flags, stack_buffer, to_slot, wasm_signature, FuncEnv, GuardedAccesses};
+use crate::translate::{
+    clif_type, ctx_flags, load_slots, stack_buffer, store_slots, wasm_signature, FuncEnv, GuardedAccesses,
+};
 
 /// Native stack bytes allowed per permitted wasm call level (`max_call_depth` × this is the
 /// stack budget of compiled code, measured from the first entry).
@@ -155,6 +157,11 @@ fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Resu
     Ok((code.code_buffer().to_vec(), sites))
 }
 
+/// Number of 64-bit argument/result slots values of `types` take (a v128 takes two).
+fn slots(types: &[kwasm_runtime::ValType]) -> usize {
+    types.iter().map(|t| if *t == kwasm_runtime::ValType::V128 { 2 } else { 1 }).sum()
+}
+
 /// The entry trampoline for functions of type `ty`:
 /// `extern "sysv64" fn(slot: *const FuncSlot, buf: *mut u64)`.
 fn entry_trampoline(ty: &FuncType, frontend: TargetFrontendConfig) -> Result<Function, Error> {
@@ -172,16 +179,18 @@ fn entry_trampoline(ty: &FuncType, frontend: TargetFrontendConfig) -> Result<Fun
     let code = b.ins().load(I64, ctx_flags(), slot, SLOT_CODE);
     let vmctx = b.ins().load(I64, ctx_flags(), slot, SLOT_VMCTX);
     let mut args = vec![vmctx, vmctx];
-    for (i, p) in ty.params.iter().enumerate() {
-        let v = b.ins().load(clif_type(*p)?, cranelift_codegen::ir::MemFlagsData::trusted(), buf, (i * 8) as i32);
+    let mut at = 0;
+    for p in &ty.params {
+        let (v, next) = load_slots(&mut b, clif_type(*p)?, buf, at);
         args.push(v);
+        at = next;
     }
     let callee_sig = b.import_signature(wasm_signature(ty)?);
     let call = b.ins().call_indirect(callee_sig, code, &args);
     let results = b.inst_results(call).to_vec();
-    for (i, r) in results.into_iter().enumerate() {
-        let v = to_slot(&mut b, r);
-        b.ins().store(cranelift_codegen::ir::MemFlagsData::trusted(), v, buf, (i * 8) as i32);
+    let mut at = 0;
+    for r in results {
+        at = store_slots(&mut b, r, buf, at);
     }
     b.ins().return_(&[]);
     b.finalize(frontend);
@@ -201,20 +210,22 @@ fn host_trampoline(ty: &FuncType, addr: FuncAddr, frontend: TargetFrontendConfig
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let caller_vmctx = params[1];
-    let n = ty.params.len().max(ty.results.len()).max(1);
+    let n = slots(&ty.params).max(slots(&ty.results)).max(1);
     let buf = stack_buffer(&mut b, (n * 8) as u32);
-    for (i, p) in params[2..].iter().enumerate() {
-        let v = to_slot(&mut b, *p);
-        b.ins().store(cranelift_codegen::ir::MemFlagsData::trusted(), v, buf, (i * 8) as i32);
+    let mut at = 0;
+    for p in &params[2..] {
+        at = store_slots(&mut b, *p, buf, at);
     }
     let hsig = b.import_signature(libcalls::signature(libcalls::HOST_CALL));
     let target = b.ins().iconst(I64, libcalls::address(libcalls::HOST_CALL) as i64);
     let a = b.ins().iconst(I32, addr as i64);
     b.ins().call_indirect(hsig, target, &[caller_vmctx, a, buf]);
     let mut results = Vec::new();
-    for (i, r) in ty.results.iter().enumerate() {
-        let v = b.ins().load(clif_type(*r)?, cranelift_codegen::ir::MemFlagsData::trusted(), buf, (i * 8) as i32);
+    let mut at = 0;
+    for r in &ty.results {
+        let (v, next) = load_slots(&mut b, clif_type(*r)?, buf, at);
         results.push(v);
+        at = next;
     }
     b.ins().return_(&results);
     b.finalize(frontend);

@@ -34,6 +34,8 @@ use wasmparser::{BlockType, Operator};
 
 use crate::libcalls;
 
+mod simd;
+
 /// The Cranelift type of a wasm value type (references are i64 [`kwasm_runtime::types::RawRef`]s).
 pub fn clif_type(t: ValType) -> Result<Type, Error> {
     Ok(match t {
@@ -42,7 +44,7 @@ pub fn clif_type(t: ValType) -> Result<Type, Error> {
         ValType::F32 => F32,
         ValType::F64 => F64,
         ValType::FuncRef | ValType::ExternRef => I64,
-        ValType::V128 => return Err(unsupported("v128 values (SIMD)")),
+        ValType::V128 => simd::V128,
     })
 }
 
@@ -85,11 +87,38 @@ pub fn to_slot(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
     }
 }
 
+/// Flags of an argument/result buffer slot: 8-aligned, so a v128 (two slots) may be unaligned
+/// for its 16 bytes.
+fn buf_flags(ty: Type) -> MemFlags {
+    if ty.is_vector() {
+        MemFlags::new().with_notrap()
+    } else {
+        MemFlags::trusted()
+    }
+}
+
+/// Stores `v` into the argument/result buffer `buf` at 64-bit slot `at` in the runtime's slot
+/// encoding ([`to_slot`]; a v128 takes two slots, low half first) and returns the next slot.
+pub fn store_slots(b: &mut FunctionBuilder<'_>, v: Value, buf: Value, at: usize) -> usize {
+    let ty = b.func.dfg.value_type(v);
+    let v = to_slot(b, v);
+    b.ins().store(buf_flags(ty), v, buf, (at * 8) as i32);
+    at + (ty.bytes() as usize).div_ceil(8).max(1)
+}
+
+/// Loads a value of Cranelift type `ty` from the argument/result buffer `buf` at 64-bit slot
+/// `at` (the inverse of [`store_slots`]) and returns it with the next slot.
+pub fn load_slots(b: &mut FunctionBuilder<'_>, ty: Type, buf: Value, at: usize) -> (Value, usize) {
+    let v = b.ins().load(ty, buf_flags(ty), buf, (at * 8) as i32);
+    (v, at + (ty.bytes() as usize).div_ceil(8).max(1))
+}
+
 /// A zero of type `ty`.
 pub fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
     match ty {
         F32 => b.ins().f32const(Ieee32::with_bits(0)),
         F64 => b.ins().f64const(Ieee64::with_bits(0)),
+        _ if ty.is_vector() => simd::vconst(b, ty, 0),
         _ => b.ins().iconst(ty, 0),
     }
 }
@@ -102,6 +131,15 @@ fn cf(r: [AliasRegion; 3]) -> MemFlags {
 /// Globals and table elements: aligned, checked, disjoint from linear memory.
 fn tf(r: [AliasRegion; 3]) -> MemFlags {
     MemFlags::trusted().with_alias_region(Some(r[1]))
+}
+
+/// A global's value of type `ty`: as [`tf`], but a v128 global's 16 bytes are only 8-aligned.
+fn gf(r: [AliasRegion; 3], ty: Type) -> MemFlags {
+    if ty.is_vector() {
+        MemFlags::new().with_notrap().with_alias_region(Some(r[1]))
+    } else {
+        tf(r)
+    }
 }
 
 /// Linear memory: bounds already checked; may be unaligned.
@@ -1053,14 +1091,15 @@ impl Trans<'_, '_> {
             O::GlobalGet { global_index } => {
                 let ty = clif_type(self.env.module.globals[global_index as usize].ty)?;
                 let p = self.global_addr(global_index);
-                let v = self.b.ins().load(ty, tf(self.regions), p, 0);
+                let v = self.b.ins().load(ty, gf(self.regions, ty), p, 0);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
                 let v = self.pop();
                 let v = to_slot(&mut self.b, v);
                 let p = self.global_addr(global_index);
-                self.b.ins().store(tf(self.regions), v, p, 0);
+                let ty = self.b.func.dfg.value_type(v);
+                self.b.ins().store(gf(self.regions, ty), v, p, 0);
             }
             O::I32Load { memarg } => self.load(memarg, I32, 4, LoadKind::Plain),
             O::I64Load { memarg } => self.load(memarg, I64, 8, LoadKind::Plain),
@@ -1270,7 +1309,7 @@ impl Trans<'_, '_> {
                 let n = b.ins().ireduce(I32, x);
                 b.ins().sextend(I64, n)
             }),
-            other => return Err(unsupported(&format!("operator {other:?}"))),
+            other => return self.simd(other),
         }
         Ok(())
     }
