@@ -237,7 +237,8 @@ extern "sysv64" fn host_call(caller_vmctx: *mut VmCtx, func: u32, buf: *mut u64)
     // SAFETY: module contract.
     let (store, inst) = unsafe { env(caller_vmctx) };
     let ty = store.funcs[func as usize].ty.clone();
-    let (np, nr) = (ty.params.len(), ty.results.len());
+    // Slots, not values: a v128 takes two (the encoding of `crate::types`).
+    let (np, nr) = (ty.param_slots(), ty.result_slots());
     // SAFETY: the trampoline passes a buffer of max(np, nr) (at least one) 8-byte slots.
     let args: Vec<u64> = unsafe { core::slice::from_raw_parts(buf, np) }.to_vec();
     let mut results = vec![0u64; nr];

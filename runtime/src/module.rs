@@ -11,14 +11,32 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use crate::error::Error;
 use crate::types::{FuncType, ValType};
 
-/// The WebAssembly features kwasm accepts: Wasm 2.0 without SIMD, plus extended constant
-/// expressions and tail calls.
+/// The WebAssembly features kwasm accepts: Wasm 2.0 (including fixed-width SIMD; not relaxed
+/// SIMD, which is not part of 2.0), plus extended constant expressions and tail calls.
+///
+/// Validation accepts SIMD for every tier; a tier that does not implement it refuses to compile
+/// a function that uses it ([`crate::Error::Unsupported`], see [`is_simd_operator`]).
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2
-        .difference(WasmFeatures::SIMD)
-        .union(WasmFeatures::EXTENDED_CONST)
-        .union(WasmFeatures::TAIL_CALL)
+    WasmFeatures::WASM2.union(WasmFeatures::EXTENDED_CONST).union(WasmFeatures::TAIL_CALL)
 }
+
+macro_rules! define_is_simd_operator {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
+        /// Whether `op` belongs to the SIMD proposals (fixed-width or relaxed): tiers without
+        /// SIMD use it to name SIMD in their [`Error::Unsupported`] message.
+        pub fn is_simd_operator(op: &wasmparser::Operator<'_>) -> bool {
+            #[allow(unreachable_patterns)]
+            match op {
+                $( wasmparser::Operator::$op { .. } => define_is_simd_operator!(@simd $proposal), )*
+                _ => false,
+            }
+        }
+    };
+    (@simd simd) => { true };
+    (@simd relaxed_simd) => { true };
+    (@simd $other:ident) => { false };
+}
+wasmparser::for_each_operator!(define_is_simd_operator);
 
 /// An operator of a constant expression (global initializers, segment offsets, element items).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -270,6 +288,7 @@ pub fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> 
             O::I64Const { value } => ConstOp::I64(value),
             O::F32Const { value } => ConstOp::F32(value.bits()),
             O::F64Const { value } => ConstOp::F64(value.bits()),
+            O::V128Const { value } => ConstOp::V128(u128::from_le_bytes(*value.bytes())),
             O::RefNull { hty } => {
                 let ty = match hty {
                     wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Func, .. } => ValType::FuncRef,

@@ -155,12 +155,36 @@ impl Table {
 }
 
 /// A global.
+///
+/// `value` and `hi` are adjacent (`repr(C)`): the address of `value` that compiled code gets
+/// ([`crate::vmctx`]) points at the whole 16-byte little-endian value of a v128 global.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Global {
     /// Type.
     pub ty: GlobalType,
-    /// Value as a slot (see [`Val::to_slot`]).
+    /// Value as a slot (see [`Val::to_slot`]); the low half of a v128.
     pub value: u64,
+    /// The high half of a v128 value; zero for every other type.
+    pub hi: u64,
+}
+
+impl Global {
+    /// A global of type `ty` holding `value` (of that type).
+    pub fn new(ty: GlobalType, value: Val) -> Global {
+        let hi = if let Val::V128(v) = value { (v >> 64) as u64 } else { 0 };
+        Global { ty, value: value.to_slot(), hi }
+    }
+
+    /// The value as a v128 (meaningful for v128 globals).
+    pub fn value128(&self) -> u128 {
+        u128::from(self.value) | (u128::from(self.hi) << 64)
+    }
+
+    /// The value.
+    pub fn get(&self) -> Val {
+        Val::from_slots(self.ty.ty, &[self.value, self.hi])
+    }
 }
 
 /// An element segment instance (empty once dropped).
@@ -355,7 +379,7 @@ impl Store {
 
     /// Adds a standalone global.
     pub fn alloc_global(&mut self, ty: GlobalType, value: Val) -> u32 {
-        self.globals.push(Global { ty, value: value.to_slot() });
+        self.globals.push(Global::new(ty, value));
         (self.globals.len() - 1) as u32
     }
 
@@ -371,8 +395,7 @@ impl Store {
 
     /// The value of a global.
     pub fn global_value(&self, global: u32) -> Val {
-        let g = &self.globals[global as usize];
-        Val::from_slot(g.ty.ty, g.value)
+        self.globals[global as usize].get()
     }
 
     /// The type of an extern, as an import would declare it.
@@ -394,35 +417,37 @@ impl Store {
         }
     }
 
-    fn eval_const(&self, expr: &ConstExpr, globals: &[u32], funcs: &[FuncAddr]) -> u64 {
-        let mut stack: Vec<u64> = Vec::with_capacity(4);
+    /// Evaluates a constant expression to its value in slot form, widened to 128 bits (only a
+    /// v128 uses the upper half).
+    fn eval_const(&self, expr: &ConstExpr, globals: &[u32], funcs: &[FuncAddr]) -> u128 {
+        let mut stack: Vec<u128> = Vec::with_capacity(4);
         for op in expr {
             let v = match *op {
-                ConstOp::I32(v) => v as u32 as u64,
-                ConstOp::I64(v) => v as u64,
-                ConstOp::F32(v) => v as u64,
-                ConstOp::F64(v) => v,
-                ConstOp::V128(v) => v as u64,
+                ConstOp::I32(v) => u128::from(v as u32),
+                ConstOp::I64(v) => u128::from(v as u64),
+                ConstOp::F32(v) => u128::from(v),
+                ConstOp::F64(v) => u128::from(v),
+                ConstOp::V128(v) => v,
                 ConstOp::RefNull(_) => 0,
-                ConstOp::RefFunc(f) => funcs[f as usize] as u64 + 1,
-                ConstOp::GlobalGet(g) => self.globals[globals[g as usize] as usize].value,
+                ConstOp::RefFunc(f) => u128::from(funcs[f as usize] as u64 + 1),
+                ConstOp::GlobalGet(g) => self.globals[globals[g as usize] as usize].value128(),
                 ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                     let b = stack.pop().unwrap_or(0) as u32;
                     let a = stack.pop().unwrap_or(0) as u32;
-                    (match *op {
+                    u128::from(match *op {
                         ConstOp::I32Add => a.wrapping_add(b),
                         ConstOp::I32Sub => a.wrapping_sub(b),
                         _ => a.wrapping_mul(b),
-                    }) as u64
+                    })
                 }
                 ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                    let b = stack.pop().unwrap_or(0);
-                    let a = stack.pop().unwrap_or(0);
-                    match *op {
+                    let b = stack.pop().unwrap_or(0) as u64;
+                    let a = stack.pop().unwrap_or(0) as u64;
+                    u128::from(match *op {
                         ConstOp::I64Add => a.wrapping_add(b),
                         ConstOp::I64Sub => a.wrapping_sub(b),
                         _ => a.wrapping_mul(b),
-                    }
+                    })
                 }
             };
             stack.push(v);
@@ -488,12 +513,12 @@ impl Store {
         }
         for (ty, init) in module.globals[module.num_imported_globals as usize..].iter().zip(&module.global_inits) {
             let value = self.eval_const(init, &globals, &funcs);
-            self.globals.push(Global { ty: *ty, value });
+            self.globals.push(Global { ty: *ty, value: value as u64, hi: (value >> 64) as u64 });
             globals.push((self.globals.len() - 1) as u32);
         }
         let mut elems = Vec::with_capacity(module.elems.len());
         for seg in &module.elems {
-            let items = seg.items.iter().map(|e| self.eval_const(e, &globals, &funcs)).collect();
+            let items = seg.items.iter().map(|e| self.eval_const(e, &globals, &funcs) as RawRef).collect();
             self.elems.push(ElemInst { ty: seg.ty, items });
             elems.push((self.elems.len() - 1) as u32);
         }
@@ -621,14 +646,15 @@ impl Store {
         if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
             return Err(Trap::host(format!("argument mismatch: function expects {ty}")));
         }
-        let arg_slots: Vec<u64> = args.iter().map(Val::to_slot).collect();
-        let mut res_slots = vec![0u64; ty.results.len()];
+        let arg_slots = Val::to_slots(args);
+        let mut res_slots = vec![0u64; ty.result_slots()];
         let tier = self.tier.clone();
         tier.invoke(self, func, &arg_slots, &mut res_slots)?;
-        Ok(ty.results.iter().zip(res_slots).map(|(t, s)| Val::from_slot(*t, s)).collect())
+        Ok(Val::from_slot_seq(&ty.results, &res_slots))
     }
 
-    /// Calls host function `func` on behalf of `caller` with slot-encoded arguments and results.
+    /// Calls host function `func` on behalf of `caller` with slot-encoded arguments and results
+    /// (see [`crate::types`]: a v128 takes two slots).
     /// Tiers use this for every call that lands on a host function.
     pub fn call_host(
         &mut self,
@@ -642,14 +668,16 @@ impl Store {
             return Err(Trap::host("call_host on a wasm function"));
         };
         let (h, ty) = (h.clone(), f.ty.clone());
-        let argv: Vec<Val> = ty.params.iter().zip(args).map(|(t, s)| Val::from_slot(*t, *s)).collect();
+        let argv = Val::from_slot_seq(&ty.params, args);
         let mut resv: Vec<Val> = ty.results.iter().map(|t| Val::default_of(*t)).collect();
         h(&mut Caller { store: self, instance: caller }, &argv, &mut resv)?;
-        for ((slot, v), t) in results.iter_mut().zip(&resv).zip(&ty.results) {
+        for (v, t) in resv.iter().zip(&ty.results) {
             if v.ty() != *t {
                 return Err(Trap::host(format!("host function returned {} where {t} was expected", v.ty())));
             }
-            *slot = v.to_slot();
+        }
+        for (dst, src) in results.iter_mut().zip(Val::to_slots(&resv)) {
+            *dst = src;
         }
         Ok(())
     }

@@ -38,7 +38,8 @@ pub trait Tier: Send + Sync {
     /// compilation. Errors are translation failures or unsupported features, never traps.
     fn compile(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error>;
 
-    /// Calls `func` with `args` (already type-checked by the caller, one slot per value, v128 as
-    /// two slots), writing results into `results` (one slot each). Runs until return or trap.
+    /// Calls `func` with `args` (already type-checked by the caller), writing `results`; both in
+    /// the slot encoding of [`crate::types`] (one slot per value, v128 as two slots, low half
+    /// first). Runs until return or trap.
     fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap>;
 }

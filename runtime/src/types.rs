@@ -1,12 +1,20 @@
 //! Value types, function types and runtime values.
+//!
+//! # Slot encoding
+//! Wherever values cross between the runtime and a tier as raw 64-bit *slots* (arguments and
+//! results of [`crate::Tier::invoke`], [`crate::Store::call_host`], interpreter frames), each value
+//! takes [`ValType::slots`] consecutive slots: i32/f32 in the low 32 bits of one slot (upper bits
+//! zero), i64/f64 as one slot, references as one slot ([`RawRef`]), and **v128 as two slots, low
+//! 64 bits first** (so a v128 laid out in memory slot after slot is its little-endian 16 bytes).
+//! [`Val::push_slots`] and [`Val::from_slots`] are the one implementation of this encoding.
 
 use alloc::vec::Vec;
 use core::fmt;
 
 /// A WebAssembly value type.
 ///
-/// `V128` is decoded so that SIMD can be added without changing this type; tiers that do not
-/// support it reject such modules at validation time.
+/// `V128` (fixed-width SIMD, Wasm 2.0) passes validation; tiers that do not implement SIMD refuse
+/// to compile functions that use it with [`crate::Error::Unsupported`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValType {
     /// 32-bit integer.
@@ -50,7 +58,7 @@ impl ValType {
         }
     }
 
-    /// Number of 64-bit value slots a value of this type occupies on a value stack.
+    /// Number of 64-bit value slots a value of this type occupies (see the module docs).
     pub fn slots(self) -> usize {
         if self == ValType::V128 {
             2
@@ -93,6 +101,26 @@ impl FuncType {
     pub fn new(params: impl Into<Vec<ValType>>, results: impl Into<Vec<ValType>>) -> Self {
         FuncType { params: params.into(), results: results.into() }
     }
+
+    /// Number of slots the parameters occupy (v128 counts two).
+    pub fn param_slots(&self) -> usize {
+        slots_of(&self.params)
+    }
+
+    /// Number of slots the results occupy (v128 counts two).
+    pub fn result_slots(&self) -> usize {
+        slots_of(&self.results)
+    }
+
+    /// Whether a parameter or result is a v128.
+    pub fn uses_v128(&self) -> bool {
+        self.params.iter().chain(&self.results).any(|t| *t == ValType::V128)
+    }
+}
+
+/// Number of slots a sequence of values of `types` occupies.
+pub fn slots_of(types: &[ValType]) -> usize {
+    types.iter().map(|t| t.slots()).sum()
 }
 
 impl fmt::Display for FuncType {
@@ -165,7 +193,8 @@ impl Val {
         }
     }
 
-    /// Encodes a (non-v128) value into one 64-bit slot.
+    /// Encodes a single-slot value into one 64-bit slot (a v128 gives its low half only: use
+    /// [`Val::push_slots`] for values of any type).
     pub fn to_slot(&self) -> u64 {
         match *self {
             Val::I32(v) => v as u32 as u64,
@@ -177,7 +206,51 @@ impl Val {
         }
     }
 
-    /// Decodes a value of type `ty` from one 64-bit slot.
+    /// Appends the value's slots (one, or two for v128: low half first).
+    pub fn push_slots(&self, out: &mut Vec<u64>) {
+        match *self {
+            Val::V128(v) => {
+                out.push(v as u64);
+                out.push((v >> 64) as u64);
+            }
+            _ => out.push(self.to_slot()),
+        }
+    }
+
+    /// Decodes a value of type `ty` from the start of `slots`, which holds at least
+    /// [`ValType::slots`] of `ty` slots.
+    pub fn from_slots(ty: ValType, slots: &[u64]) -> Val {
+        if ty == ValType::V128 {
+            Val::V128(u128::from(slots[0]) | (u128::from(slots[1]) << 64))
+        } else {
+            Val::from_slot(ty, slots[0])
+        }
+    }
+
+    /// Encodes `vals` in slots (see the module docs).
+    pub fn to_slots(vals: &[Val]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(vals.len() * 2);
+        for v in vals {
+            v.push_slots(&mut out);
+        }
+        out
+    }
+
+    /// Decodes values of `types` from `slots` (which holds [`slots_of`]`(types)` slots).
+    pub fn from_slot_seq(types: &[ValType], slots: &[u64]) -> Vec<Val> {
+        let mut at = 0;
+        types
+            .iter()
+            .map(|t| {
+                let v = Val::from_slots(*t, &slots[at..]);
+                at += t.slots();
+                v
+            })
+            .collect()
+    }
+
+    /// Decodes a single-slot value of type `ty` from one 64-bit slot (a v128 gets only its low
+    /// half: use [`Val::from_slots`] for values of any type).
     pub fn from_slot(ty: ValType, slot: u64) -> Val {
         let as_ref = |s: u64| if s == 0 { None } else { Some((s - 1) as u32) };
         match ty {

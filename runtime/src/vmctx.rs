@@ -11,6 +11,7 @@
 //! | 0      | `mem_base`  | base of memory 0 (dangling when the instance has no memory)         |
 //! | 8      | `mem_len`   | its length in bytes                                                 |
 //! | 16     | `globals`   | `*const *mut u64`: per module global index, the value's address     |
+//! |        |             | (a v128 global: 16 bytes there, little-endian, low half first)      |
 //! | 24     | `tables`    | `*const TableDesc`: per module table index, `{base, len}` (elements)|
 //! | 32     | `slots`     | `*const FuncSlot`: the store-wide function table, by store address  |
 //! | 40     | `shared`    | `*mut VmShared`: trap record, stack limit, fuel (one per store)     |
@@ -33,7 +34,8 @@
 //! trampolines name the calling instance (host functions see it as [`crate::Caller::instance`]).
 //! The embedder enters compiled code through a per-function *entry trampoline* in the platform's
 //! C convention: `extern "sysv64" fn(slot: *const FuncSlot, args_and_results: *mut u64)`, which
-//! reads one 64-bit slot per parameter, calls through `slot`, and writes one slot per result.
+//! reads one 64-bit slot per parameter, calls through `slot`, and writes one slot per result
+//! (a v128 takes two slots there, low half first: the encoding of [`crate::types`]).
 //!
 //! # Traps
 //! A trapping function stores the trap code ([`crate::TrapKind::code`]), its module function
@@ -63,7 +65,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
-use crate::store::Store;
+use crate::store::{Global, Store};
 use crate::trap::Trap;
 
 /// Per-instance context; see the module docs for the layout.
@@ -306,7 +308,12 @@ impl Store {
             }
             let g = &mut vm.globals[i];
             g.clear();
-            g.extend(inst.globals.iter().map(|&a| &mut self.globals[a as usize].value as *mut u64));
+            // From a pointer to the whole `Global`, so that the address also covers `hi`, the
+            // upper half of a v128 right after `value`.
+            g.extend(inst.globals.iter().map(|&a| {
+                let global: *mut Global = &mut self.globals[a as usize];
+                global.cast::<u8>().wrapping_add(core::mem::offset_of!(Global, value)).cast::<u64>()
+            }));
             ctx.globals = g.as_ptr();
             let t = &mut vm.tables[i];
             t.clear();

@@ -830,6 +830,11 @@ impl Translator<'_> {
             }
             O::LocalSet { local_index } => self.local_set(local_index, false),
             O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::GlobalGet { global_index } | O::GlobalSet { global_index }
+                if self.module.globals[global_index as usize].ty == ValType::V128 =>
+            {
+                return Err(unsupported("v128 globals"));
+            }
             O::GlobalGet { global_index } => self.emit_result(|dst| I::GlobalGet { dst, global: global_index }),
             O::GlobalSet { global_index } => {
                 let src = self.pop();

@@ -310,6 +310,9 @@ impl<E: Emitter> Cg<'_, E> {
                 };
                 self.push(t, at);
             }
+            other if kwasm_runtime::module::is_simd_operator(&other) => {
+                return Err(unsupported(&format!("SIMD operator {other:?} (this tier does not implement SIMD)")))
+            }
             other => return Err(unsupported(&format!("operator {other:?}"))),
         }
         Ok(())
