@@ -27,6 +27,8 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 pub mod isa;
 mod libcalls;
@@ -311,6 +313,7 @@ impl Tier for OptimizingTier {
     }
 
     fn compile(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
+        isa::check_host()?;
         let f = &store.funcs[func as usize];
         let ty = f.ty.clone();
         let none = GuardedAccesses::default();
