@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use kwasm_runtime::store::InstanceId;
 use kwasm_runtime::types::FuncType;
 use kwasm_runtime::{Extern, Knobs, Linker, Module, Store, Trap, Val, ValType};
 
@@ -109,7 +110,7 @@ fn i64x2(l: [i64; 2]) -> u128 {
     u128::from(l[0] as u64) | (u128::from(l[1] as u64) << 64)
 }
 
-fn store_for(config: &[&str]) -> (Store, u32) {
+fn store_for(config: &[&str]) -> (Store, InstanceId) {
     let mut knobs = Knobs::default();
     for k in config {
         knobs.set_text(k).unwrap();
@@ -135,7 +136,7 @@ fn store_for(config: &[&str]) -> (Store, u32) {
     (store, inst)
 }
 
-fn call(store: &mut Store, inst: u32, name: &str, args: &[Val]) -> Result<Vec<Val>, Trap> {
+fn call(store: &mut Store, inst: InstanceId, name: &str, args: &[Val]) -> Result<Vec<Val>, Trap> {
     let Some(Extern::Func(f)) = store.export(inst, name) else { panic!("no export {name}") };
     store.call(f, args)
 }
@@ -214,7 +215,8 @@ fn run_accesses(config: &[&str]) -> Observed {
         .into_iter()
         .map(|(name, a)| {
             let r = call(&mut s, inst, name, &[Val::I32(a)]).map_err(|t| (format!("{:?}", t.kind), t.func, t.offset));
-            let sum = s.memories[mem as usize].data.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64));
+            let sum =
+                s.memories[mem as usize].data.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64));
             (r, sum)
         })
         .collect()

@@ -1,7 +1,8 @@
 //! The WebAssembly spec test suite, run through `kwasm wast`'s runner on each tier.
 //!
 //! Runs every non-SIMD `.wast` at the top of the testsuite plus the tail-call and extended-const
-//! proposals (the post-2.0 features kwasm enables). The testsuite lives at
+//! proposals (the post-2.0 features kwasm enables); configurations of tiers that implement SIMD
+//! (today the optimizing tier) also run every `simd_*.wast` (fixed-width SIMD, Wasm 2.0). The testsuite lives at
 //! `<repo>/../shared/testsuite` unless `KWASM_TESTSUITE` names another directory; a missing
 //! testsuite is a failure, never a silent pass. Skips come only from `<repo>/tests/spec-skips.txt`.
 //!
@@ -38,11 +39,12 @@ fn wast_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     files
 }
 
-/// Every script the suite runs; panics (fails the test) if the testsuite is missing or empty.
-fn suite_files() -> Vec<PathBuf> {
+/// Every script the suite runs (with the `simd_*` scripts if `simd`); panics (fails the test) if
+/// the testsuite is missing or empty.
+fn suite_files(simd: bool) -> Vec<PathBuf> {
     let root = testsuite_dir();
     assert!(root.is_dir(), "spec testsuite not found at {} (set KWASM_TESTSUITE to its directory)", root.display());
-    let mut files = wast_files(&root, |name| !name.starts_with("simd_"));
+    let mut files = wast_files(&root, |name| simd || !name.starts_with("simd_"));
     for p in PROPOSALS {
         files.extend(wast_files(&root.join("proposals").join(p), |_| true));
     }
@@ -53,7 +55,17 @@ fn suite_files() -> Vec<PathBuf> {
 /// Runs the suite with the knob assignments `config` (`tier=...` and more) and fails if any
 /// directive failed.
 fn run_suite(config: &[&str]) {
-    let files = suite_files();
+    run_files(config, suite_files(false));
+}
+
+/// [`run_suite`] plus the SIMD scripts, for tiers that implement SIMD.
+fn run_suite_with_simd(config: &[&str]) {
+    let files = suite_files(true);
+    assert!(files.iter().any(|f| f.ends_with("simd_lane.wast")), "no simd_*.wast in the testsuite");
+    run_files(config, files);
+}
+
+fn run_files(config: &[&str], files: Vec<PathBuf>) {
     let skips = SkipList::load(&repo_root().join("tests/spec-skips.txt")).unwrap_or_else(|e| panic!("{e}"));
     let mut knobs = Knobs::default();
     for k in config {
@@ -85,13 +97,13 @@ fn spec_interp() {
 
 #[test]
 fn spec_optimizing() {
-    run_suite(&["tier=optimizing"]);
+    run_suite_with_simd(&["tier=optimizing"]);
 }
 
 /// Guard-region addressing: unchecked accesses, faults turned into traps by the platform.
 #[test]
 fn spec_optimizing_guard() {
-    run_suite(&["tier=optimizing", "bounds_mode=guard"]);
+    run_suite_with_simd(&["tier=optimizing", "bounds_mode=guard"]);
 }
 
 #[test]

@@ -30,7 +30,8 @@
 //! # Calling convention
 //! Cranelift's `tail` convention (callee pops its stack arguments, so `return_call` works):
 //! `fn(callee_vmctx: ptr, caller_vmctx: ptr, wasm params...) -> wasm results`, with i32/i64/f32/f64
-//! as native values and references as i64 ([`crate::types::RawRef`]). The caller's context lets
+//! as native values, references as i64 ([`crate::types::RawRef`]) and v128 as one 128-bit vector
+//! (Cranelift `i8x16`, in an XMM register or a 16-byte stack slot). The caller's context lets
 //! trampolines name the calling instance (host functions see it as [`crate::Caller::instance`]).
 //! The embedder enters compiled code through a per-function *entry trampoline* in the platform's
 //! C convention: `extern "sysv64" fn(slot: *const FuncSlot, args_and_results: *mut u64)`, which

@@ -6,6 +6,9 @@
 //! there are no relocations to resolve because every call goes through the function table in the
 //! context or through an absolute runtime-function address materialized as a constant.
 //!
+//! Fixed-width SIMD (v128) is translated too (`translate/simd.rs`); it needs the x86-64-v2 level
+//! that [`isa`] fixes for every platform.
+//!
 //! Compiled code follows the shared convention of [`kwasm_runtime::vmctx`]. Every function gets,
 //! in one executable region, its body (the shared `tail` convention) and an *entry trampoline*
 //! (C convention) through which [`Tier::invoke`] enters it. Host functions get a *host
@@ -159,11 +162,6 @@ fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Resu
     Ok((code.code_buffer().to_vec(), sites))
 }
 
-/// Number of 64-bit argument/result slots values of `types` take (a v128 takes two).
-fn slots(types: &[kwasm_runtime::ValType]) -> usize {
-    types.iter().map(|t| if *t == kwasm_runtime::ValType::V128 { 2 } else { 1 }).sum()
-}
-
 /// The entry trampoline for functions of type `ty`:
 /// `extern "sysv64" fn(slot: *const FuncSlot, buf: *mut u64)`.
 fn entry_trampoline(ty: &FuncType, frontend: TargetFrontendConfig) -> Result<Function, Error> {
@@ -212,7 +210,7 @@ fn host_trampoline(ty: &FuncType, addr: FuncAddr, frontend: TargetFrontendConfig
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let caller_vmctx = params[1];
-    let n = slots(&ty.params).max(slots(&ty.results)).max(1);
+    let n = ty.param_slots().max(ty.result_slots()).max(1);
     let buf = stack_buffer(&mut b, (n * 8) as u32);
     let mut at = 0;
     for p in &params[2..] {
