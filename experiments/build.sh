@@ -4,6 +4,9 @@
 #   experiments/build/wasm/NAME.wasm   clang-19 --target=wasm32-wasi -O2 (wasi-libc)
 #   experiments/build/native/NAME      gcc -O2 (glibc), the reference for output and time
 #
+# A compute workload whose manifest line (compute/workloads.tsv) lists `simd` in its fifth column
+# is built for wasm with -msimd128 (fixed-width SIMD; gcc vectorises the native build anyway).
+#
 # Usage: experiments/build.sh [NAME...]   (default: every workload)
 # Environment: CLANG (default clang-19), CC (default gcc), WASI_SYSROOT (default /usr).
 # Outputs are rebuilt only when the source or this script is newer, and are
@@ -58,9 +61,14 @@ for name in "${names[@]}"; do
     [[ -f "$src" ]] || die "no such workload: $name (neither compute/ nor wasi/)"
 
     wasm="$out_dir/wasm/$name.wasm"
+    wasm_flags=()
+    if awk -F'\t' -v n="$name" '$1 == n && $5 ~ /(^|,)simd(,|$)/ { found = 1 } END { exit !found }' \
+        "$src_dir/workloads.tsv"; then
+        wasm_flags+=(-msimd128)
+    fi
     if stale "$wasm" "$src"; then
         tmp="$(mktemp "$wasm.XXXXXX")"
-        "$clang" --target=wasm32-wasi --sysroot="$sysroot" -O2 -Wall -o "$tmp" "$src" -lm ||
+        "$clang" --target=wasm32-wasi --sysroot="$sysroot" -O2 "${wasm_flags[@]}" -Wall -o "$tmp" "$src" -lm ||
             { rm -f "$tmp"; die "wasm build of $name failed"; }
         mv -f "$tmp" "$wasm"
         echo "built $wasm"

@@ -64,7 +64,14 @@ struct Workload {
     full_arg: String,
     quick_arg: String,
     what: String,
+    /// Optional features the program needs (manifest column 5, comma-separated): `simd` means
+    /// it is built with `-msimd128` and runs only on tiers in [`SIMD_TIERS`].
+    needs: Vec<String>,
 }
+
+/// The tiers that implement fixed-width SIMD (v128); the others show `n/a` for workloads that
+/// need it, without failing the run.
+const SIMD_TIERS: &[&str] = &["optimizing"];
 
 /// How one program is run for a column: a command prefix to which the program's
 /// path and argument are appended.
@@ -93,6 +100,9 @@ enum Cell {
     Time(f64, f64),
     /// The tier says it is not implemented (reason from its stderr).
     NotAvailable(String),
+    /// Not run: the workload needs a feature the tier does not implement (manifest `needs`);
+    /// shown like `n/a` but never a failure, not even with `--check`.
+    Skipped(String),
     /// Non-zero exit, timeout, or output differing from native.
     Failed(String),
 }
@@ -251,6 +261,7 @@ fn read_manifest(root: &Path) -> Result<Vec<Workload>, String> {
             full_arg: fields[1].to_string(),
             quick_arg: fields[2].to_string(),
             what: fields[3].to_string(),
+            needs: fields.get(4).map(|f| split_list(f)).unwrap_or_default(),
         });
     }
     Ok(out)
@@ -407,7 +418,13 @@ fn run_row(root: &Path, w: &Workload, columns: &[Column], opts: &Options) -> Row
         }
         args.push(arg.clone());
         eprint!("bench: {:<8} {:<12}", w.name, col.name);
-        let cell = measure(&program, &args, opts, &mut reference, col.kind);
+        let tier = col.prefix.get(2).map(String::as_str).unwrap_or_default();
+        let cell = if col.kind == ColumnKind::Tier && w.needs.iter().any(|n| n == "simd") && !SIMD_TIERS.contains(&tier)
+        {
+            Cell::Skipped(format!("the {tier} tier has no SIMD"))
+        } else {
+            measure(&program, &args, opts, &mut reference, col.kind)
+        };
         eprintln!(" {}", cell_text(&cell));
         cells.push(cell);
     }
@@ -762,7 +779,7 @@ fn render_translation_csv(tiers: &[TierTranslation]) -> String {
 fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Time(ms, cpu) => format!("{ms:.1} ms (cpu {cpu:.1} ms)"),
-        Cell::NotAvailable(why) => format!("n/a ({why})"),
+        Cell::NotAvailable(why) | Cell::Skipped(why) => format!("n/a ({why})"),
         Cell::Failed(why) => format!("ERROR ({why})"),
     }
 }
@@ -865,7 +882,7 @@ fn render_markdown(rows: &[Row], columns: &[Column], opts: &Options, translation
 fn short_cell(cell: &Cell) -> String {
     match cell {
         Cell::Time(ms, _) => format!("{ms:.1}"),
-        Cell::NotAvailable(_) => "n/a".into(),
+        Cell::NotAvailable(_) | Cell::Skipped(_) => "n/a".into(),
         Cell::Failed(_) => "**ERROR**".into(),
     }
 }
@@ -887,7 +904,7 @@ fn render_csv(rows: &[Row], columns: &[Column]) -> String {
         for i in 1..columns.len() {
             let (ms, status) = match &row.cells[i] {
                 Cell::Time(ms, cpu) => (format!("{ms:.3},{cpu:.3}"), "ok".to_string()),
-                Cell::NotAvailable(why) => (",".to_string(), format!("n/a: {why}")),
+                Cell::NotAvailable(why) | Cell::Skipped(why) => (",".to_string(), format!("n/a: {why}")),
                 Cell::Failed(why) => (",".to_string(), format!("error: {why}")),
             };
             let r = ratio(row, i, Metric::Wall).map_or(String::new(), |r| format!("{r:.4}"));
@@ -1038,7 +1055,13 @@ mod tests {
     fn median_and_geomean() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        let w = Workload { name: "x".into(), full_arg: "1".into(), quick_arg: "1".into(), what: String::new() };
+        let w = Workload {
+            name: "x".into(),
+            full_arg: "1".into(),
+            quick_arg: "1".into(),
+            what: String::new(),
+            needs: Vec::new(),
+        };
         let row = |native, t| Row {
             workload: w.clone(),
             arg: "1".into(),
