@@ -199,6 +199,18 @@ fn spec_suite_functions_are_identical() {
     assert!(tally.not_instantiated.len() * 50 < tally.modules, "too many modules not instantiated");
 }
 
+/// The workloads whose manifest line (`experiments/compute/workloads.tsv`, column 5) needs `simd`.
+fn simd_workloads(root: &Path) -> Vec<String> {
+    let path = root.join("experiments/compute/workloads.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.get(4).is_some_and(|needs| needs.split(',').any(|n| n.trim() == "simd")))
+        .map(|f| f[0].to_string())
+        .collect()
+}
+
 #[test]
 fn workload_functions_are_identical() {
     let root = repo_root();
@@ -222,6 +234,18 @@ fn workload_functions_are_identical() {
         .collect();
     wasm.sort();
     assert!(wasm.len() >= 8, "expected the 8 compute workloads in {}", dir.display());
+    // The baseline tier has no SIMD: workloads the manifest marks `simd` are not its input.
+    let simd = simd_workloads(&root);
+    wasm.retain(|p| {
+        let keep = !p.file_stem().is_some_and(|s| simd.iter().any(|n| s == n.as_str()));
+        if !keep {
+            println!(
+                "workloads: {} not compiled (needs SIMD, which the baseline tier does not implement)",
+                p.display()
+            );
+        }
+        keep
+    });
     let mut tally = Tally::default();
     for path in &wasm {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
