@@ -6,6 +6,10 @@
 //! exactly: every trap's kind, function and byte offset as the interpreter reports it. (This
 //! harness replaces the optimizing tier's own interpreter-vs-optimizing differential test.)
 //!
+//! A second batch generates SIMD (fixed-width v128, Wasm 2.0; wasmi implements it with its `simd`
+//! feature) for the configurations whose tier implements SIMD; the baseline tier does not, so it
+//! sits that batch out (the test prints so).
+//!
 //! The batch is deterministic (fixed seeds) so that `cargo test` is repeatable; set
 //! `KWASM_DIFF_SEEDS=N` (and optionally `KWASM_DIFF_START=S`, `KWASM_DIFF_SECONDS=T` to stop
 //! after T seconds) for a longer run: `cargo xtask fuzz` does that. The first mismatch fails
@@ -31,6 +35,7 @@ enum Value {
     I64(i64),
     F32(u32),
     F64(u64),
+    V128(u128),
     Ref { null: bool },
 }
 
@@ -42,9 +47,10 @@ struct Observation {
     globals: Vec<(String, Value)>,
 }
 
-fn config() -> wasm_smith::Config {
+/// The generator's configuration; `simd` adds fixed-width SIMD (never relaxed SIMD).
+fn config(simd: bool) -> wasm_smith::Config {
     wasm_smith::Config {
-        simd_enabled: false,
+        simd_enabled: simd,
         relaxed_simd_enabled: false,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
@@ -82,10 +88,10 @@ fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn generate(seed: u64) -> Option<Vec<u8>> {
+fn generate(seed: u64, simd: bool) -> Option<Vec<u8>> {
     let data = seed_bytes(seed, 8192);
     let mut u = Unstructured::new(&data);
-    let mut m = wasm_smith::Module::new(config(), &mut u).ok()?;
+    let mut m = wasm_smith::Module::new(config(simd), &mut u).ok()?;
     m.ensure_termination(2_000).ok()?;
     Some(m.to_bytes())
 }
@@ -105,7 +111,10 @@ fn args_for(params: &[ValType], round: u64) -> Vec<Val> {
                 ValType::F64 => Val::F64((ints[v as usize] as f64).to_bits()),
                 ValType::FuncRef => Val::FuncRef(None),
                 ValType::ExternRef => Val::ExternRef(None),
-                ValType::V128 => Val::V128(0),
+                // Lanes of every width see zeros, ones and sign bits.
+                ValType::V128 => {
+                    Val::V128(((ints[v as usize] as u64 as u128) << 64) | (round * 0x0102_8081 + i as u64) as u128)
+                }
             }
         })
         .collect()
@@ -118,7 +127,7 @@ fn kwasm_value(v: &Val) -> Value {
         Val::F32(x) => Value::F32(x),
         Val::F64(x) => Value::F64(x),
         Val::FuncRef(r) | Val::ExternRef(r) => Value::Ref { null: r.is_none() },
-        Val::V128(_) => unreachable!("SIMD is disabled in the generator"),
+        Val::V128(x) => Value::V128(x),
     }
 }
 
@@ -238,7 +247,7 @@ fn wasmi_value(v: &wasmi::Val) -> Value {
         wasmi::Val::F64(x) => Value::F64(x.to_bits()),
         wasmi::Val::FuncRef(r) => Value::Ref { null: r.is_null() },
         wasmi::Val::ExternRef(r) => Value::Ref { null: r.is_null() },
-        other => panic!("unexpected wasmi value {other:?}"),
+        wasmi::Val::V128(x) => Value::V128(x.as_u128()),
     }
 }
 
@@ -250,7 +259,7 @@ fn to_wasmi(v: &Val) -> wasmi::Val {
         Val::F64(x) => wasmi::Val::F64(f64::from_bits(x).into()),
         Val::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
         Val::ExternRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
-        Val::V128(_) => unreachable!(),
+        Val::V128(x) => wasmi::Val::V128(x.into()),
     }
 }
 
@@ -318,9 +327,12 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
 }
 
 /// The kwasm configurations under test (knob assignments). A tier joins this list when it is
-/// implemented.
+/// implemented. The first one is the reference for trap details.
 const TIERS: &[&[&str]] =
     &[&["tier=interp"], &["tier=baseline"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
+
+/// The configurations of the SIMD batch: those whose tier implements SIMD.
+const SIMD_TIERS: &[&[&str]] = &[&["tier=interp"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
 
 /// Saves the module of a failing seed and fails with the first differing step.
 fn mismatch<T: std::fmt::Debug + PartialEq>(seed: u64, bytes: &[u8], what: &str, ours: &[T], theirs: &[T]) -> ! {
@@ -341,23 +353,51 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[test]
 fn tiers_agree_with_an_independent_engine_on_random_modules() {
+    run_batch(false, TIERS, 300);
+}
+
+#[test]
+fn simd_tiers_agree_with_an_independent_engine_on_random_simd_modules() {
+    println!("differential SIMD batch: tier=baseline not run (the baseline tier does not implement SIMD)");
+    run_batch(true, SIMD_TIERS, 200);
+}
+
+/// Number of SIMD operators in the function bodies of `bytes` (a valid module).
+fn simd_operators(bytes: &[u8]) -> usize {
+    let module = Module::new(bytes).expect("wasm-smith output validates in kwasm");
+    (0..module.bodies.len() as u32)
+        .map(|def| {
+            let mut ops = module.body_reader(def).get_operators_reader().expect("operators");
+            let mut n = 0;
+            while !ops.eof() {
+                n += usize::from(kwasm_runtime::module::is_simd_operator(&ops.read().expect("operator")));
+            }
+            n
+        })
+        .sum()
+}
+
+/// Generates `default_seeds` modules (`simd`: with SIMD) and compares every configuration of
+/// `tiers` with wasmi and with the first configuration's trap details.
+fn run_batch(simd: bool, tiers: &'static [&'static [&'static str]], default_seeds: u64) {
     let start = env_u64("KWASM_DIFF_START").unwrap_or(0);
-    let seeds = env_u64("KWASM_DIFF_SEEDS").unwrap_or(300);
+    let seeds = env_u64("KWASM_DIFF_SEEDS").unwrap_or(default_seeds);
     let deadline = env_u64("KWASM_DIFF_SECONDS").map(|t| std::time::Instant::now() + std::time::Duration::from_secs(t));
     // Compiled code recurses on the native stack: give it room like `kwasm wast` does.
-    let (tried, compared, calls) = std::thread::Builder::new()
+    let (tried, compared, calls, simd_ops) = std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || {
-            let (mut tried, mut compared, mut calls) = (0u64, 0u64, 0usize);
+            let (mut tried, mut compared, mut calls, mut simd_ops) = (0u64, 0u64, 0usize, 0usize);
             for seed in start..start + seeds {
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     break;
                 }
                 tried += 1;
-                let Some(bytes) = generate(seed) else { continue };
+                let Some(bytes) = generate(seed, simd) else { continue };
+                simd_ops += simd_operators(&bytes);
                 let reference = run_wasmi(&bytes);
                 let mut interp_details: Option<Vec<TrapDetail>> = None;
-                for tier in TIERS {
+                for tier in tiers {
                     let (ours, details) = run_kwasm(&bytes, tier);
                     if ours != reference {
                         mismatch(seed, &bytes, &format!("{tier:?} disagrees with wasmi"), &ours, &reference);
@@ -367,7 +407,7 @@ fn tiers_agree_with_an_independent_engine_on_random_modules() {
                         Some(want) if *want != details => mismatch(
                             seed,
                             &bytes,
-                            &format!("{tier:?} traps differently from {:?}", TIERS[0]),
+                            &format!("{tier:?} traps differently from {:?}", tiers[0]),
                             &details,
                             want,
                         ),
@@ -377,14 +417,19 @@ fn tiers_agree_with_an_independent_engine_on_random_modules() {
                 compared += 1;
                 calls += reference.len();
             }
-            (tried, compared, calls)
+            (tried, compared, calls, simd_ops)
         })
         .unwrap()
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));
     println!(
-        "differential: seeds {start}..{}: {compared} modules, {calls} observations per configuration, {TIERS:?}",
+        "differential{}: seeds {start}..{}: {compared} modules ({simd_ops} SIMD operators), {calls} observations per \
+         configuration, {tiers:?}",
+        if simd { " (SIMD)" } else { "" },
         start + tried
     );
+    if simd {
+        assert!(simd_ops > compared as usize, "the SIMD batch generated too few SIMD operators: {simd_ops}");
+    }
     assert!(compared > tried / 2, "too few modules generated: {compared} of {tried}");
 }

@@ -3,7 +3,8 @@
 //! results, tail calls, `call_indirect`, host functions and their trampolines, re-entry), in
 //! `select`, loop parameters and mutable globals; and every SIMD memory-access form at the edge
 //! of memory, where the optimizing tier must trap exactly alike — kind, function, byte offset,
-//! memory left untouched — with explicit bounds checks and with guard-region addressing.
+//! memory left untouched — with explicit bounds checks and with guard-region addressing. The
+//! interpreter (the reference tier) runs the same calls and must agree exactly.
 
 use std::sync::Arc;
 
@@ -143,7 +144,14 @@ fn call(store: &mut Store, inst: InstanceId, name: &str, args: &[Val]) -> Result
 
 #[test]
 fn v128_values_cross_calls_selects_loops_and_globals() {
-    let (mut s, inst) = store_for(&["tier=optimizing"]);
+    for tier in ["tier=optimizing", "tier=interp"] {
+        v128_values_on(tier);
+    }
+}
+
+fn v128_values_on(tier: &str) {
+    println!("{tier}");
+    let (mut s, inst) = store_for(&[tier]);
     let x = i32x4([1, -2, 3, 0x4000_0000]);
     // 9·x + x·(1,2,3,4) lane-wise.
     let sum = i32x4([10, -2 * 11, 3 * 12, 0x4000_0000i32.wrapping_mul(13)]);
@@ -226,7 +234,12 @@ fn run_accesses(config: &[&str]) -> Observed {
 fn simd_accesses_trap_alike_in_both_bounds_modes() {
     let explicit = run_accesses(&["tier=optimizing"]);
     let guard = run_accesses(&["tier=optimizing", "bounds_mode=guard"]);
+    // The interpreter, the reference tier, must agree too: values, trap kinds and locations.
+    let interp = run_accesses(&["tier=interp"]);
     let calls = access_calls();
+    for (i, (name, a)) in calls.iter().enumerate() {
+        assert_eq!(interp[i], explicit[i], "call {i} ({name} {a}): interpreter vs optimizing");
+    }
     let traps = explicit.iter().filter(|(r, _)| r.is_err()).count();
     assert!(traps >= 25, "the calls should trap often: {explicit:?}");
     for (i, (name, a)) in calls.iter().enumerate() {

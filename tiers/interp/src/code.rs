@@ -7,10 +7,16 @@
 //! `local.get` costs nothing). Branch targets are precomputed instruction indices; nothing is
 //! scanned at run time: branch targets are stored as offsets (as `u32` bit patterns of `i32`)
 //! from the instruction after the branch.
+//!
+//! Values take the slots of the runtime's slot encoding ([`kwasm_runtime::types`]): a v128
+//! occupies two consecutive slots, low half first, and slot counts (`num_params`, `num_locals`,
+//! `num_results`, call arguments) count slots, not values.
 
 use alloc::vec::Vec;
 
 use kwasm_runtime::InstanceId;
+
+use crate::simd::{LoadKind, SimdOp};
 
 /// Index of a value slot relative to the frame base.
 pub type Slot = u32;
@@ -214,6 +220,27 @@ define_instrs! {
         ElemDrop { elem: u32 },
         /// `ref.func`.
         RefFunc { dst: Slot, func: u32 },
+        /// A one-operand SIMD operator (see [`SimdOp::form`]); a v128 takes slots `dst..dst+2`.
+        SimdUnary { op: SimdOp, lane: u8, dst: Slot, src: Slot },
+        /// A two-operand SIMD operator (see [`SimdOp::form`]).
+        SimdBinary { op: SimdOp, lane: u8, dst: Slot, a: Slot, b: Slot },
+        /// `v128.bitselect` of the vectors at `base`, `base+2`, `base+4`; result at `base`.
+        V128Bitselect { base: Slot },
+        /// `i8x16.shuffle` of the vectors at `base` and `base+2`, result at `base`; `lanes`
+        /// indexes [`InterpFunc::shuffles`].
+        I8x16Shuffle { base: Slot, lanes: u32 },
+        /// `v128.load` and its extending, splatting and zero-filling forms.
+        V128Load { kind: LoadKind, dst: Slot, addr: Slot, offset: u32 },
+        /// `v128.loadN_lane` (`bytes` = N/8): address at `base`, vector at `base+1`; result at `base`.
+        V128LoadLane { bytes: u8, lane: u8, base: Slot, offset: u32 },
+        /// `v128.store`.
+        V128Store { addr: Slot, val: Slot, offset: u32 },
+        /// `v128.storeN_lane` (`bytes` = N/8).
+        V128StoreLane { bytes: u8, lane: u8, addr: Slot, val: Slot, offset: u32 },
+        /// `global.get` of a v128 global.
+        GlobalGetV128 { dst: Slot, global: u32 },
+        /// `global.set` of a v128 global.
+        GlobalSetV128 { src: Slot, global: u32 },
     }
 }
 
@@ -229,11 +256,11 @@ pub struct InterpFunc {
     pub offsets: Vec<u32>,
     /// Slots the frame needs: locals plus the maximum operand-stack height.
     pub frame_size: u32,
-    /// Number of parameter slots.
+    /// Number of parameter slots (a v128 counts two).
     pub num_params: u32,
-    /// Number of local slots including parameters.
+    /// Number of local slots including parameters (a v128 counts two).
     pub num_locals: u32,
-    /// Number of result slots.
+    /// Number of result slots (a v128 counts two).
     pub num_results: u32,
     /// Fuel charged on entry (operators outside loops).
     pub entry_fuel: u32,
@@ -245,4 +272,6 @@ pub struct InterpFunc {
     pub indirect: Vec<(u32, u32)>,
     /// `table.copy` (dst, src) / `table.init` (table, elem) operand pairs.
     pub table_pairs: Vec<(u32, u32)>,
+    /// `i8x16.shuffle` lane immediates.
+    pub shuffles: Vec<[u8; 16]>,
 }

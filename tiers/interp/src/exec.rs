@@ -239,7 +239,7 @@ impl Executor {
 
     /// Moves the arguments of a tail call of `addr` from `src` to the start of the current frame.
     fn move_tail_args(&mut self, store: &Store, addr: FuncAddr, src: usize) {
-        let np = store.funcs[addr as usize].ty.params.len();
+        let np = store.funcs[addr as usize].ty.param_slots();
         let base = self.base;
         self.stack.copy_within(base + src..base + src + np, base);
     }
@@ -326,6 +326,20 @@ impl Globals {
     fn set(&self, index: u32, v: u64) {
         // SAFETY: as for `get`.
         unsafe { (*self.values.add(*self.addrs.add(index as usize) as usize)).value = v }
+    }
+
+    /// The value of a v128 global.
+    fn get128(&self, index: u32) -> u128 {
+        // SAFETY: as for `get`.
+        unsafe { (*self.values.add(*self.addrs.add(index as usize) as usize)).value128() }
+    }
+
+    /// Sets a v128 global.
+    fn set128(&self, index: u32, v: u128) {
+        // SAFETY: as for `get`.
+        let g = unsafe { &mut *self.values.add(*self.addrs.add(index as usize) as usize) };
+        g.value = v as u64;
+        g.hi = (v >> 64) as u64;
     }
 }
 
@@ -639,7 +653,7 @@ fn enter_wasm(
 fn call_host(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize) -> Result<(*mut u64, *mut u8, usize), Exit> {
     let (ex, store) = cx.both();
     let ty = store.funcs[addr as usize].ty.clone();
-    let (np, nr) = (ty.params.len(), ty.results.len());
+    let (np, nr) = (ty.param_slots(), ty.result_slots());
     if new_base + np.max(nr) > ex.stack.len() {
         return Err(cx.trap(TrapKind::CallStackExhausted, ip));
     }
@@ -727,8 +741,12 @@ macro_rules! do_call {
 }
 
 /// The handlers, one per instruction variant (see `code::HANDLERS` for the table).
+mod simd_handlers;
+
 pub(crate) mod handlers {
     use super::*;
+
+    pub(crate) use super::simd_handlers::*;
 
     handler!(I32Eq { dst, a, b } (ip, bp, mem, mem_len, cx) {
         bin!(bp, dst, a, b, |x: u32, y: u32| x == y);

@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod code;
 pub mod exec;
 mod ops;
+pub mod simd;
 pub mod translate;
 
 use alloc::sync::Arc;

@@ -4,16 +4,21 @@
 //! its *canonical* slot (`num_locals + stack position`) or still lives in a local (`local.get` is
 //! deferred until the value must be moved). Deferred locals are materialized before anything that
 //! could change the local or merge control flow, so the run-time code never needs to know.
+//!
+//! Stack positions, like frame slots, count 64-bit slots: a v128 is two entries (low half,
+//! then high half; [`Translator::hi`] marks high halves), so heights, branch moves and call
+//! arguments need no type information, and each half moves like any other slot.
 
 use alloc::format;
 use alloc::vec::Vec;
 
 use kwasm_runtime::module::Module;
 use kwasm_runtime::store::FuncKind;
-use kwasm_runtime::{Error, FuncAddr, Store, ValType};
+use kwasm_runtime::{Error, FuncAddr, FuncType, Store, ValType};
 use wasmparser::{BlockType, Operator};
 
 use crate::code::{Instr, InterpFunc, Slot};
+use crate::simd::{self, Form, LoadKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Opd {
@@ -43,8 +48,11 @@ enum CtrlKind {
 
 struct Ctrl {
     kind: CtrlKind,
+    /// The block type (for the types of the values pushed at `else` and `end`).
+    ty: BlockType,
     /// Operand-stack height below the block's parameters.
     height: usize,
+    /// Parameter and result slots.
     params: u32,
     results: u32,
     /// Loop header (branch target of a loop).
@@ -61,7 +69,12 @@ struct Translator<'m> {
     offsets: Vec<u32>,
     offset: u32,
     num_locals: u32,
+    /// Slot and type of each local, when some local is a v128 (otherwise local `i` is slot `i`).
+    locals: Option<Vec<(Slot, ValType)>>,
     stack: Vec<Opd>,
+    /// Whether the stack entry at each position is the high half of a v128 (valid below
+    /// `stack.len()`; written by every push).
+    hi: Vec<bool>,
     max_height: usize,
     ctrl: Vec<Ctrl>,
     /// Index of the last instruction if it wrote the canonical slot of the stack top.
@@ -73,10 +86,11 @@ struct Translator<'m> {
     fuel: Vec<(Option<usize>, u32)>,
     indirect: Vec<(u32, u32)>,
     table_pairs: Vec<(u32, u32)>,
+    shuffles: Vec<[u8; 16]>,
 }
 
 fn unsupported(what: &str) -> Error {
-    Error::Unsupported(format!("{what} (the interpreter covers Wasm 2.0 without SIMD)"))
+    Error::Unsupported(format!("{what} (the interpreter covers Wasm 2.0)"))
 }
 
 /// Translates the function at store address `func`.
@@ -88,28 +102,43 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
     let module = &store.instance(instance).module;
     let def = func_index - module.num_imported_funcs;
     let ty = module.func_type(func_index);
-    if ty.params.iter().chain(&ty.results).any(|t| *t == ValType::V128) {
-        return Err(unsupported("v128 values"));
-    }
     let body = module.body_reader(def);
     let mut num_locals = ty.params.len() as u64;
+    let mut local_groups = Vec::new();
     for l in body.get_locals_reader()? {
         let (n, t) = l?;
-        if ValType::from_wasmparser(t) == Some(ValType::V128) {
-            return Err(unsupported("v128 locals"));
-        }
+        let t = ValType::from_wasmparser(t).ok_or_else(|| unsupported("GC reference types"))?;
         num_locals += n as u64;
+        if num_locals > 1 << 20 {
+            return Err(Error::Resource(format!("function {func_index} has {num_locals} locals")));
+        }
+        local_groups.push((n, t));
     }
-    if num_locals > 1 << 20 {
-        return Err(Error::Resource(format!("function {func_index} has {num_locals} locals")));
-    }
+    // Only functions with v128 locals pay for a local-to-slot map.
+    let locals = if ty.params.contains(&ValType::V128) || local_groups.iter().any(|g| g.1 == ValType::V128) {
+        let mut map = Vec::new();
+        map.try_reserve_exact(num_locals as usize)
+            .map_err(|_| Error::Resource("no memory to translate a function".into()))?;
+        let mut slot = 0;
+        let groups = local_groups.iter().flat_map(|&(n, t)| core::iter::repeat_n(t, n as usize));
+        for t in ty.params.iter().copied().chain(groups) {
+            map.push((slot, t));
+            slot += t.slots() as Slot;
+        }
+        num_locals = slot as u64;
+        Some(map)
+    } else {
+        None
+    };
     let mut t = Translator {
         module,
         code: Vec::new(),
         offsets: Vec::new(),
         offset: 0,
         num_locals: num_locals as u32,
+        locals,
         stack: Vec::new(),
+        hi: Vec::new(),
         max_height: 0,
         ctrl: Vec::new(),
         last_result: None,
@@ -118,12 +147,14 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
         fuel: alloc::vec![(None, 0)],
         indirect: Vec::new(),
         table_pairs: Vec::new(),
+        shuffles: Vec::new(),
     };
     t.ctrl.push(Ctrl {
         kind: CtrlKind::Func,
+        ty: BlockType::Empty,
         height: 0,
         params: 0,
-        results: ty.results.len() as u32,
+        results: ty.result_slots() as u32,
         start: 0,
         patches: Vec::new(),
         else_jump: None,
@@ -144,14 +175,15 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
         code: t.code,
         offsets: t.offsets,
         frame_size: frame_size as u32,
-        num_params: ty.params.len() as u32,
+        num_params: ty.param_slots() as u32,
         num_locals: t.num_locals,
-        num_results: ty.results.len() as u32,
+        num_results: ty.result_slots() as u32,
         entry_fuel: t.fuel[0].1.max(1),
         func_index,
         instance,
         indirect: t.indirect,
         table_pairs: t.table_pairs,
+        shuffles: t.shuffles,
     })
 }
 
@@ -197,9 +229,83 @@ impl Translator<'_> {
         }
     }
 
-    fn push(&mut self) {
-        self.stack.push(Opd::Canonical);
+    /// Pushes an operand (a whole value, or one half of a v128: `hi` for the high half).
+    fn push_entry(&mut self, opd: Opd, hi: bool) {
+        let pos = self.stack.len();
+        self.stack.push(opd);
+        if pos < self.hi.len() {
+            self.hi[pos] = hi;
+        } else {
+            self.hi.push(hi);
+        }
         self.max_height = self.max_height.max(self.stack.len());
+    }
+
+    fn push(&mut self) {
+        self.push_entry(Opd::Canonical, false);
+    }
+
+    /// Pushes a computed value of type `ty` (two entries for a v128).
+    fn push_typed(&mut self, ty: ValType) {
+        self.push();
+        if ty == ValType::V128 {
+            self.push_entry(Opd::Canonical, true);
+        }
+    }
+
+    /// Whether the top of the stack is the high half of a v128.
+    fn top_is_v128(&self) -> bool {
+        self.hi[self.stack.len() - 1]
+    }
+
+    /// Pops a v128 and returns its (low) slot; both halves end up in two consecutive slots.
+    fn pop_v128(&mut self) -> Slot {
+        let h = self.stack.len();
+        let slot = match (self.stack[h - 2], self.stack[h - 1]) {
+            (Opd::Local(lo), Opd::Local(hi)) if hi == lo + 1 => lo,
+            _ => {
+                self.materialize(h - 2);
+                self.materialize(h - 1);
+                self.canonical(h - 2)
+            }
+        };
+        self.stack.truncate(h - 2);
+        slot
+    }
+
+    /// Emits an instruction that writes a v128 as the new stack top and pushes it.
+    fn emit_result_v128(&mut self, make: impl FnOnce(Slot) -> Instr) {
+        let dst = self.canonical(self.stack.len());
+        self.emit(make(dst));
+        self.push_typed(ValType::V128);
+    }
+
+    /// The slot and type of local `index`.
+    fn local(&self, index: u32) -> (Slot, ValType) {
+        match &self.locals {
+            Some(map) => map[index as usize],
+            // Only the width matters here: every non-v128 local takes one slot.
+            None => (index, ValType::I64),
+        }
+    }
+
+    /// Pushes the values of a block's parameters (`results == false`) or results.
+    fn push_block_values(&mut self, bt: BlockType, results: bool) {
+        let module = self.module;
+        match bt {
+            BlockType::Empty => {}
+            BlockType::Type(t) => {
+                if results {
+                    self.push_typed(ValType::from_wasmparser(t).unwrap_or(ValType::I64));
+                }
+            }
+            BlockType::FuncType(i) => {
+                let ft = &module.types[i as usize];
+                for t in if results { &ft.results } else { &ft.params } {
+                    self.push_typed(*t);
+                }
+            }
+        }
     }
 
     fn pop(&mut self) -> Slot {
@@ -223,6 +329,7 @@ impl Translator<'_> {
         self.code.try_reserve(instrs).map_err(oom)?;
         self.offsets.try_reserve(instrs).map_err(oom)?;
         self.stack.try_reserve(16).map_err(oom)?;
+        self.hi.try_reserve(self.stack.len() + 16).map_err(oom)?;
         self.ctrl.try_reserve(1).map_err(oom)
     }
 
@@ -357,8 +464,7 @@ impl Translator<'_> {
     }
 
     fn constant(&mut self, v: u64) {
-        self.stack.push(Opd::Const(v));
-        self.max_height = self.max_height.max(self.stack.len());
+        self.push_entry(Opd::Const(v), false);
         self.last_result = None;
     }
 
@@ -366,14 +472,12 @@ impl Translator<'_> {
         Ok(match bt {
             BlockType::Empty => (0, 0),
             BlockType::Type(t) => {
-                if ValType::from_wasmparser(t) == Some(ValType::V128) {
-                    return Err(unsupported("v128 values"));
-                }
-                (0, 1)
+                let t = ValType::from_wasmparser(t).ok_or_else(|| unsupported("GC reference types"))?;
+                (0, t.slots() as u32)
             }
             BlockType::FuncType(i) => {
                 let ft = &self.module.types[i as usize];
-                (ft.params.len() as u32, ft.results.len() as u32)
+                (ft.param_slots() as u32, ft.result_slots() as u32)
             }
         })
     }
@@ -384,6 +488,7 @@ impl Translator<'_> {
         let start = self.pc();
         self.ctrl.push(Ctrl {
             kind,
+            ty: bt,
             height: self.stack.len() - params as usize,
             params,
             results,
@@ -580,14 +685,19 @@ impl Translator<'_> {
         }
     }
 
-    fn local_set(&mut self, local: u32, tee: bool) {
+    fn local_set(&mut self, index: u32, tee: bool) {
+        let (local, ty) = self.local(index);
+        if ty == ValType::V128 {
+            self.local_set_v128(local, tee);
+            return;
+        }
         let pos = self.stack.len() - 1;
         if let Opd::Const(v) = self.stack[pos] {
             self.stack.pop();
             self.materialize_local(local);
             self.emit_move(local, Src::Const(v));
             if tee {
-                self.stack.push(Opd::Const(v));
+                self.push_entry(Opd::Const(v), false);
             }
             return;
         }
@@ -603,7 +713,7 @@ impl Translator<'_> {
                     self.last_result = None;
                     self.stack.pop();
                     if tee {
-                        self.stack.push(Opd::Local(local));
+                        self.push_entry(Opd::Local(local), false);
                     }
                     return;
                 }
@@ -615,18 +725,78 @@ impl Translator<'_> {
             self.emit(Instr::Copy { dst: local, src });
         }
         if tee {
-            self.stack.push(Opd::Local(local));
+            self.push_entry(Opd::Local(local), false);
         }
     }
 
-    fn call(&mut self, type_params: usize, type_results: usize, make: impl FnOnce(Slot) -> Instr) {
+    /// `local.set`/`local.tee` of the v128 local at slots `local..local+2`.
+    fn local_set_v128(&mut self, local: Slot, tee: bool) {
+        let src = self.pop_v128();
+        self.materialize_local(local);
+        self.materialize_local(local + 1);
+        if src != local {
+            self.emit(Instr::Copy { dst: local, src });
+            self.emit(Instr::Copy { dst: local + 1, src: src + 1 });
+        }
+        if tee {
+            self.push_entry(Opd::Local(local), false);
+            self.push_entry(Opd::Local(local + 1), true);
+        }
+    }
+
+    /// A call of a function of type `ty` whose arguments are on top of the stack.
+    fn call(&mut self, ty: &FuncType, make: impl FnOnce(Slot) -> Instr) {
+        let type_params = ty.param_slots();
         self.materialize_top(type_params);
         let base = self.canonical(self.stack.len() - type_params);
         self.stack.truncate(self.stack.len() - type_params);
         self.emit(make(base));
-        for _ in 0..type_results {
-            self.push();
+        for t in &ty.results {
+            self.push_typed(*t);
         }
+    }
+
+    /// A generic SIMD operator of `form` (see [`simd::Form`]).
+    fn simd(&mut self, op: simd::SimdOp, lane: u8, form: Form) {
+        use Instr as I;
+        match form {
+            Form::VecToVec => {
+                let src = self.pop_v128();
+                self.emit_result_v128(|dst| I::SimdUnary { op, lane, dst, src });
+            }
+            Form::Splat => {
+                let src = self.pop();
+                self.emit_result_v128(|dst| I::SimdUnary { op, lane, dst, src });
+            }
+            Form::VecToI32 | Form::ExtractLane => {
+                let src = self.pop_v128();
+                self.emit_result(|dst| I::SimdUnary { op, lane, dst, src });
+            }
+            Form::VecVecToVec => {
+                let b = self.pop_v128();
+                let a = self.pop_v128();
+                self.emit_result_v128(|dst| I::SimdBinary { op, lane, dst, a, b });
+            }
+            Form::VecI32ToVec | Form::ReplaceLane => {
+                let b = self.pop();
+                let a = self.pop_v128();
+                self.emit_result_v128(|dst| I::SimdBinary { op, lane, dst, a, b });
+            }
+        }
+    }
+
+    /// `v128.loadN_lane` (`bytes` = N/8).
+    fn load_lane(&mut self, bytes: u8, lane: u8, offset: u64) {
+        let base = self.operands(3);
+        self.emit(Instr::V128LoadLane { bytes, lane, base, offset: offset as u32 });
+        self.push_typed(ValType::V128);
+    }
+
+    /// `v128.storeN_lane` (`bytes` = N/8).
+    fn store_lane(&mut self, bytes: u8, lane: u8, offset: u64) {
+        let val = self.pop_v128();
+        let addr = self.pop();
+        self.emit(Instr::V128StoreLane { bytes, lane, addr, val, offset: offset as u32 });
     }
 
     /// Materializes the top `n` operands, pops them and returns the slot of the lowest.
@@ -692,9 +862,9 @@ impl Translator<'_> {
                 }
                 self.ctrl.last_mut().unwrap().kind = CtrlKind::Else;
                 self.stack.truncate(height);
-                for _ in 0..params {
-                    self.push();
-                }
+                let bt = self.ctrl.last().unwrap().ty;
+                self.push_block_values(bt, false);
+                debug_assert_eq!(self.stack.len(), height + params as usize);
                 self.reachable = true;
                 self.last_result = None;
             }
@@ -725,9 +895,8 @@ impl Translator<'_> {
                     self.patch(j, here);
                 }
                 self.stack.truncate(c.height);
-                for _ in 0..c.results {
-                    self.push();
-                }
+                self.push_block_values(c.ty, true);
+                debug_assert_eq!(self.stack.len(), c.height + c.results as usize);
                 self.reachable = true;
                 self.last_result = None;
             }
@@ -779,26 +948,24 @@ impl Translator<'_> {
             }
             O::Call { function_index } => {
                 let ty = self.module.func_type(function_index);
-                let (p, r) = (ty.params.len(), ty.results.len());
-                self.call(p, r, |base| I::Call { func: function_index, base });
+                self.call(ty, |base| I::Call { func: function_index, base });
             }
             O::CallIndirect { type_index, table_index } => {
                 let index = self.pop();
                 let ty = &self.module.types[type_index as usize];
-                let (p, r) = (ty.params.len(), ty.results.len());
                 let aux = self.indirect.len() as u32;
                 self.indirect.push((type_index, table_index));
-                self.call(p, r, |base| I::CallIndirect { index, base, aux });
+                self.call(ty, |base| I::CallIndirect { index, base, aux });
             }
             O::ReturnCall { function_index } => {
-                let n = self.module.func_type(function_index).params.len();
+                let n = self.module.func_type(function_index).param_slots();
                 let src = self.operands(n);
                 self.emit(I::ReturnCall { func: function_index, src });
                 self.set_unreachable();
             }
             O::ReturnCallIndirect { type_index, table_index } => {
                 let index = self.pop();
-                let n = self.module.types[type_index as usize].params.len();
+                let n = self.module.types[type_index as usize].param_slots();
                 let src = self.operands(n);
                 let aux = self.indirect.len() as u32;
                 self.indirect.push((type_index, table_index));
@@ -806,8 +973,24 @@ impl Translator<'_> {
                 self.set_unreachable();
             }
             O::Drop => {
+                if self.top_is_v128() {
+                    self.stack.pop();
+                }
                 self.stack.pop();
                 self.last_result = None;
+            }
+            O::Select | O::TypedSelect { .. } if self.stack.len() >= 3 && self.hi[self.stack.len() - 2] => {
+                // Two v128 operands: one select per half, with the same condition.
+                let cond = self.pop();
+                let b = self.pop_v128();
+                let pos = self.stack.len() - 2;
+                self.materialize(pos);
+                self.materialize(pos + 1);
+                self.stack.truncate(pos);
+                let dst = self.canonical(pos);
+                self.emit(I::Select { dst, b, cond });
+                self.emit(I::Select { dst: dst + 1, b: b + 1, cond });
+                self.push_typed(ValType::V128);
             }
             O::Select | O::TypedSelect { .. } => {
                 let cond = self.pop();
@@ -824,16 +1007,21 @@ impl Translator<'_> {
             }
             O::TypedSelectMulti { .. } => return Err(unsupported("multi-value select")),
             O::LocalGet { local_index } => {
-                self.stack.push(Opd::Local(local_index));
-                self.max_height = self.max_height.max(self.stack.len());
+                let (slot, ty) = self.local(local_index);
+                self.push_entry(Opd::Local(slot), false);
+                if ty == ValType::V128 {
+                    self.push_entry(Opd::Local(slot + 1), true);
+                }
                 self.last_result = None;
             }
             O::LocalSet { local_index } => self.local_set(local_index, false),
             O::LocalTee { local_index } => self.local_set(local_index, true),
-            O::GlobalGet { global_index } | O::GlobalSet { global_index }
-                if self.module.globals[global_index as usize].ty == ValType::V128 =>
-            {
-                return Err(unsupported("v128 globals"));
+            O::GlobalGet { global_index } if self.module.globals[global_index as usize].ty == ValType::V128 => {
+                self.emit_result_v128(|dst| I::GlobalGetV128 { dst, global: global_index });
+            }
+            O::GlobalSet { global_index } if self.module.globals[global_index as usize].ty == ValType::V128 => {
+                let src = self.pop_v128();
+                self.emit(I::GlobalSetV128 { src, global: global_index });
             }
             O::GlobalGet { global_index } => self.emit_result(|dst| I::GlobalGet { dst, global: global_index }),
             O::GlobalSet { global_index } => {
@@ -949,6 +1137,48 @@ impl Translator<'_> {
             O::F64Const { value } => self.constant(value.bits()),
             O::I32Sub => self.sub_imm(false, |dst, a, b| I::I32Sub { dst, a, b }),
             O::I64Sub => self.sub_imm(true, |dst, a, b| I::I64Sub { dst, a, b }),
+            O::V128Const { value } => {
+                let v = u128::from_le_bytes(*value.bytes());
+                self.constant(v as u64);
+                self.push_entry(Opd::Const((v >> 64) as u64), true);
+            }
+            O::V128Bitselect => {
+                let base = self.operands(6);
+                self.emit(I::V128Bitselect { base });
+                self.push_typed(ValType::V128);
+            }
+            O::I8x16Shuffle { lanes } => {
+                let base = self.operands(4);
+                let index = self.shuffles.len() as u32;
+                self.shuffles
+                    .try_reserve(1)
+                    .map_err(|_| Error::Resource("no memory to translate a function".into()))?;
+                self.shuffles.push(lanes);
+                self.emit(I::I8x16Shuffle { base, lanes: index });
+                self.push_typed(ValType::V128);
+            }
+            O::V128Store { memarg } => {
+                let val = self.pop_v128();
+                let addr = self.pop();
+                self.emit(I::V128Store { addr, val, offset: memarg.offset as u32 });
+            }
+            O::V128Load8Lane { memarg, lane } => self.load_lane(1, lane, memarg.offset),
+            O::V128Load16Lane { memarg, lane } => self.load_lane(2, lane, memarg.offset),
+            O::V128Load32Lane { memarg, lane } => self.load_lane(4, lane, memarg.offset),
+            O::V128Load64Lane { memarg, lane } => self.load_lane(8, lane, memarg.offset),
+            O::V128Store8Lane { memarg, lane } => self.store_lane(1, lane, memarg.offset),
+            O::V128Store16Lane { memarg, lane } => self.store_lane(2, lane, memarg.offset),
+            O::V128Store32Lane { memarg, lane } => self.store_lane(4, lane, memarg.offset),
+            O::V128Store64Lane { memarg, lane } => self.store_lane(8, lane, memarg.offset),
+            other if LoadKind::of(&other).is_some() => {
+                let (kind, offset) = LoadKind::of(&other).unwrap_or((LoadKind::V128, 0));
+                let addr = self.pop();
+                self.emit_result_v128(|dst| I::V128Load { kind, dst, addr, offset: offset as u32 });
+            }
+            other if simd::classify(&other).is_some() => {
+                let Some((op, lane, form)) = simd::classify(&other) else { unreachable!() };
+                self.simd(op, lane, form);
+            }
             other => {
                 if let Some((wide, make, make_imm)) = binary_imm_instr(&other) {
                     self.binary_imm(wide, make, make_imm);
