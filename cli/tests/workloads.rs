@@ -66,7 +66,7 @@ const TIERS: &[&str] = &["interp", "baseline", "optimizing"];
 
 /// The tiers that implement SIMD: workloads that need it run only there (the others refuse
 /// v128 with an Unsupported error, tested elsewhere).
-const SIMD_TIERS: &[&str] = &["optimizing"];
+const SIMD_TIERS: &[&str] = &["interp", "optimizing"];
 
 /// Compares one workload on `tier`; returns a description of what went wrong, if anything.
 fn check(root: &Path, w: &Workload, tier: &str) -> Option<String> {

@@ -71,7 +71,7 @@ struct Workload {
 
 /// The tiers that implement fixed-width SIMD (v128); the others show `n/a` for workloads that
 /// need it, without failing the run.
-const SIMD_TIERS: &[&str] = &["optimizing"];
+const SIMD_TIERS: &[&str] = &["interp", "optimizing"];
 
 /// How one program is run for a column: a command prefix to which the program's
 /// path and argument are appended.
