@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]] [--env K=V]
+  kwasm run [--tier auto|interp|baseline|optimizing] [--tier-log FILE] [--dir HOST[::GUEST]] [--env K=V]
             [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE] [--loader user|kernel] FILE.wasm [ARGS...]
-  kwasm wast [--tier T] [--knob NAME=VALUE] [--loader user|kernel] FILE.wast...
+            (--tier auto, the default: interpreter first, hot functions promoted; a tier name pins it)
+  kwasm wast [--tier T|auto] [--knob NAME=VALUE] [--loader user|kernel] FILE.wast...
   kwasm compile [--tier T] [--repeat N] FILE.wasm   validate + translate only; prints MB/s
   kwasm knobs          list every knob with its default, range and meaning";
 

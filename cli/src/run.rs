@@ -1,9 +1,14 @@
 //! `kwasm run`: run a WASI command module, with the habits of `wasmtime run`.
 //!
 //! ```text
-//! kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... [--env K[=V]]...
-//!           [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... FILE.wasm [ARGS...]
+//! kwasm run [--tier auto|interp|baseline|optimizing] [--tier-log FILE] [--dir HOST[::GUEST]]...
+//!           [--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... FILE.wasm [ARGS...]
 //! ```
+//!
+//! `--tier auto` (the default) starts every function in the interpreter and promotes hot ones to
+//! the baseline and then the optimizing JIT (knobs `tier_up`, `*_threshold`, `*_enabled`); a tier
+//! name pins every function to that one tier. `--tier-log FILE` writes the tier timeline (one
+//! CSV line per promotion or refusal, `kwasm_runtime::tiering::TierEvent`) at exit.
 //!
 //! The guest's argv\[0\] is the file name of the module; options end at the module file, so
 //! everything after it goes to the guest. The exit status is the guest's `proc_exit` code (0 if
@@ -26,7 +31,7 @@ use crate::platform::StdPlatform;
 /// Exit status after a trap (what an `abort()`ing native program reports: 128 + SIGABRT).
 pub const TRAP_EXIT: u8 = 134;
 
-const USAGE: &str = "usage: kwasm run [--tier interp|baseline|optimizing] [--dir HOST[::GUEST]]... \
+const USAGE: &str = "usage: kwasm run [--tier auto|interp|baseline|optimizing] [--tier-log FILE] [--dir HOST[::GUEST]]... \
 [--env K[=V]]... [--tcplisten ADDR] [--fuel N] [--knob NAME=VALUE]... [--loader user|kernel] [--perf-map] FILE.wasm [ARGS...]";
 
 /// A parsed `kwasm run` command line.
@@ -40,6 +45,8 @@ struct RunOptions {
     tcplisten: Option<String>,
     /// Write `/tmp/perf-PID.map` (compiled functions' addresses) for `perf report` at exit.
     perf_map: bool,
+    /// Write the tier timeline as CSV to this file at exit.
+    tier_log: Option<String>,
     file: String,
     /// Arguments after the module file.
     args: Vec<String>,
@@ -48,6 +55,7 @@ struct RunOptions {
 /// Parses the command line (everything after `run`).
 fn parse(args: &[String]) -> Result<RunOptions, String> {
     let mut o = RunOptions::default();
+    crate::set_tier(&mut o.knobs, "auto")?;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         if arg == "--" {
@@ -65,7 +73,8 @@ fn parse(args: &[String]) -> Result<RunOptions, String> {
         };
         let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value"));
         match name {
-            "--tier" => o.knobs.set_text(&format!("tier={}", value()?))?,
+            "--tier" => crate::set_tier(&mut o.knobs, &value()?)?,
+            "--tier-log" => o.tier_log = Some(value()?),
             "--fuel" => o.knobs.set_text(&format!("fuel={}", value()?))?,
             "--knob" => o.knobs.set_text(&value()?)?,
             "--dir" => {
@@ -114,7 +123,9 @@ pub fn main(args: &[String]) -> ExitCode {
         return code;
     }
     match parse(args) {
-        Ok(opts) => run(&opts),
+        // Mixed-tier runs nest interpreter activations between compiled frames on the native
+        // stack: give them the room `kwasm wast` gives scripts.
+        Ok(opts) => crate::wast::on_script_stack(|| run(&opts)),
         Err(e) => {
             eprintln!("kwasm: {e}");
             eprintln!("{USAGE}");
@@ -180,6 +191,11 @@ fn run(o: &RunOptions) -> ExitCode {
         return fail(format_args!("`_start` has type {ty}, expected () -> ()"));
     }
     let result = store.call(start, &[]);
+    if let Some(path) = &o.tier_log {
+        if let Err(e) = write_tier_log(&store, path) {
+            eprintln!("kwasm: cannot write the tier log {path}: {e}");
+        }
+    }
     if o.perf_map {
         if let Err(e) = write_perf_map(&store) {
             eprintln!("kwasm: cannot write the perf map: {e}");
@@ -215,6 +231,24 @@ fn write_perf_map(store: &Store) -> std::io::Result<()> {
         }
     }
     std::fs::write(format!("/tmp/perf-{}.map", std::process::id()), text)
+}
+
+/// Writes the tier timeline as CSV (header, one line per event; see
+/// [`kwasm_runtime::tiering::TierEvent::csv`]) plus a name column from the name section.
+pub fn write_tier_log(store: &Store, path: &str) -> std::io::Result<()> {
+    use kwasm_runtime::tiering::TierEvent;
+    use std::fmt::Write as _;
+    let mut text = format!("{},name\n", TierEvent::CSV_HEADER);
+    for e in &store.tiering.events {
+        let name = store
+            .instances
+            .get(e.instance as usize)
+            .and_then(|i| i.module.func_name(e.func_index))
+            .map(|n| n.replace(['"', ','], "_"))
+            .unwrap_or_default();
+        let _ = writeln!(text, "{},{name}", e.csv());
+    }
+    std::fs::write(path, text)
 }
 
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if need be). Otherwise a preopened directory
@@ -290,6 +324,11 @@ mod tests {
         assert_eq!(o.knobs.get(kwasm_runtime::Knob::Fuel), 5);
         assert!(parse(&strings(&["--bogus", "m.wasm"])).is_err());
         assert!(parse(&strings(&["--tier", "fast", "m.wasm"])).is_err());
+        // `auto` (the default) tiers up from the interpreter; a tier name pins that tier.
+        let auto = parse(&strings(&["m.wasm"])).unwrap().knobs;
+        assert_eq!((auto.get(kwasm_runtime::Knob::Tier), auto.get(kwasm_runtime::Knob::TierUp)), (0, 1));
+        let pinned = parse(&strings(&["--tier", "baseline", "m.wasm"])).unwrap().knobs;
+        assert_eq!((pinned.get(kwasm_runtime::Knob::Tier), pinned.get(kwasm_runtime::Knob::TierUp)), (1, 0));
         assert!(parse(&strings(&["--dir"])).is_err());
         assert!(parse(&strings(&[])).is_err());
     }

@@ -98,7 +98,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 other => return Err(format!("--loader takes 'user' or 'kernel', not '{other}'")),
             },
             "--tier" => {
-                knobs.set_text(&format!("tier={}", value("a tier name")?))?;
+                crate::set_tier(&mut knobs, &value("a tier name or auto")?)?;
                 knobs_given = true;
             }
             "--knob" => {

@@ -191,6 +191,11 @@ fn run_kwasm(bytes: &[u8], config: &[&str]) -> (Vec<Observation>, Vec<TrapDetail
     let inst = match Linker::new().instantiate(&mut store, module.clone()) {
         Ok(i) => i,
         Err(kwasm_runtime::Error::Trap(t)) => {
+            if std::env::var("KWASM_DIFF_DEBUG").is_ok() {
+                eprintln!("{config:?}: instantiation trap {t:?}; {:?}", store.tiering.events);
+                let tiers: Vec<_> = (0..store.funcs.len()).map(|f| store.tiering.tier_of(f as u32)).collect();
+                eprintln!("tiers {tiers:?}");
+            }
             obs.push(Observation { outcome: Outcome::Trap(kwasm_trap(&t.kind)), memories: vec![], globals: vec![] });
             details.push(detail(&t));
             return (obs, details);
@@ -327,9 +332,17 @@ fn run_wasmi(bytes: &[u8]) -> Vec<Observation> {
 }
 
 /// The kwasm configurations under test (knob assignments). A tier joins this list when it is
-/// implemented. The first one is the reference for trap details.
-const TIERS: &[&[&str]] =
-    &[&["tier=interp"], &["tier=baseline"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
+/// implemented. The first one is the reference for trap details. The last two mix tiers: tier-up
+/// with tiny thresholds and short fuel slices (functions promoted on their 2nd/5th call or loop
+/// iteration, also in the middle of a loop), and a per-function tier assignment by seed.
+const TIERS: &[&[&str]] = &[
+    &["tier=interp"],
+    &["tier=baseline"],
+    &["tier=optimizing"],
+    &["tier=optimizing", "bounds_mode=guard"],
+    &["tier=interp", "tier_up=1", "baseline_threshold=2", "optimizing_threshold=5", "fuel_slice=500"],
+    &["tier=interp", "tier_mix_seed=7"],
+];
 
 /// The configurations of the SIMD batch: those whose tier implements SIMD.
 const SIMD_TIERS: &[&[&str]] = &[&["tier=interp"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];

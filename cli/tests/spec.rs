@@ -138,3 +138,41 @@ fn spec_optimizing_guard() {
 fn spec_baseline() {
     run_suite(&["tier=baseline"], NO_SIMD);
 }
+
+/// A few SIMD scripts (calls, lanes, loads/stores, arithmetic) for the mixed-tier
+/// configurations: the whole SIMD suite through them would double the suite's time.
+const SIMD_SAMPLE: &[&str] = &["simd_address.wast", "simd_lane.wast", "simd_i32x4_arith.wast", "simd_linking.wast"];
+
+/// [`run_suite`] plus [`SIMD_SAMPLE`].
+fn run_suite_with_simd_sample(config: &[&str]) {
+    let mut files = suite_files(false);
+    for name in SIMD_SAMPLE {
+        let f = testsuite_dir().join(name);
+        assert!(f.is_file(), "{} missing from the testsuite", f.display());
+        files.push(f);
+    }
+    run_files(config, files);
+}
+
+/// Mixed tiers with tier-up: every function starts in the interpreter and is promoted after 2
+/// calls or loop iterations to the baseline JIT and after 5 to the optimizing JIT (checked at
+/// calls and at the end of every 500-unit fuel slice), so functions change tiers in the middle
+/// of scripts and loops, and calls cross tiers all the time. With a sample of SIMD scripts:
+/// functions the interpreter and the baseline tier cannot run fall back to the optimizing tier.
+#[test]
+fn spec_tiered() {
+    run_suite_with_simd_sample(&[
+        "tier=interp",
+        "tier_up=1",
+        "baseline_threshold=2",
+        "optimizing_threshold=5",
+        "fuel_slice=500",
+    ]);
+}
+
+/// Mixed tiers without tier-up: each function pinned to a tier picked by a hash of its store
+/// address (interp, baseline or optimizing), so neighbouring functions run in different tiers.
+#[test]
+fn spec_mixed() {
+    run_suite(&["tier=interp", "tier_mix_seed=7"]);
+}

@@ -62,7 +62,7 @@ fn run(program: &Path, args: &[&str]) -> Output {
 }
 
 /// The tiers every workload runs on.
-const TIERS: &[&str] = &["interp", "baseline", "optimizing"];
+const TIERS: &[&str] = &["interp", "baseline", "optimizing", "auto"];
 
 /// The tiers that implement SIMD: workloads that need it run only there (the others refuse
 /// v128 with an Unsupported error, tested elsewhere).

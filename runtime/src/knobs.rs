@@ -67,7 +67,11 @@ pub const FPU_MODES: &[&str] = &["notifier", "bracket", "soft"];
 
 knobs! {
     Tier = "tier", 0, KnobRange::Choice(TIER_NAMES),
-        "Tier new functions start in (interp, baseline, optimizing).";
+        "Tier functions start in (interp, baseline, optimizing); with tier_up=0 the one tier that runs everything.";
+    TierUp = "tier_up", 0, int(0, 1),
+        "1: start functions in `tier` and promote hot ones to the higher enabled tiers (kwasm run --tier auto, its default); 0: run every function in `tier` only. User space only so far: the kernel module runs `tier` alone.";
+    TierMixSeed = "tier_mix_seed", 0, int(0, u32::MAX as u64),
+        "Testing: if non-zero, each function starts in a tier picked by a hash of this seed and its address among the enabled tiers from `tier` up (and stays there when tier_up=0). User space only so far.";
     InterpEnabled = "interp_enabled", 1, int(0, 1),
         "Whether the interpreter tier may run code (1) or not (0).";
     BaselineEnabled = "baseline_enabled", 1, int(0, 1),
@@ -75,9 +79,9 @@ knobs! {
     OptimizingEnabled = "optimizing_enabled", 1, int(0, 1),
         "Whether functions may be promoted to the optimizing JIT.";
     BaselineThreshold = "baseline_threshold", 1000, int(1, u32::MAX as u64),
-        "Calls plus loop iterations after which a function is promoted to the baseline tier.";
+        "Calls plus loop iterations after which a function is promoted to the baseline tier (tier_up=1).";
     OptimizingThreshold = "optimizing_threshold", 100_000, int(1, u32::MAX as u64),
-        "Calls plus loop iterations after which a function is promoted to the optimizing tier.";
+        "Calls plus loop iterations (counted since the function was created, in any tier but the optimizing one) after which it is promoted to the optimizing tier (tier_up=1).";
     FuelSlice = "fuel_slice", 1_000_000, int(1, i64::MAX as u64),
         "Fuel units run between two returns to the platform (signal check, reschedule).";
     Fuel = "fuel", 0, int(0, i64::MAX as u64),

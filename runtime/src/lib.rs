@@ -24,6 +24,7 @@ pub mod platform;
 pub mod spectest;
 pub mod store;
 pub mod tier;
+pub mod tiering;
 pub mod trap;
 pub mod types;
 pub mod vmctx;

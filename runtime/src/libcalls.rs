@@ -41,8 +41,9 @@ pub const TABLE_COPY: usize = 8;
 pub const TABLE_INIT: usize = 9;
 /// `elem_drop(vmctx, segment)`.
 pub const ELEM_DROP: usize = 10;
-/// `host_call(caller_vmctx, func_addr, buf)`: calls a host function with arguments and results
-/// in `buf` (one 64-bit slot each); a trap is recorded in `VmShared`.
+/// `host_call(caller_vmctx, func_addr, buf)`: calls a host function, or a wasm function through
+/// the store's tier (forwarders of the tier manager, [`crate::tiering`]), with arguments and
+/// results in `buf` (one 64-bit slot each); a trap is recorded in `VmShared`.
 pub const HOST_CALL: usize = 11;
 
 /// The address of runtime function `which`.
@@ -234,6 +235,7 @@ extern "sysv64" fn elem_drop(vmctx: *mut VmCtx, seg: u32) {
 }
 
 extern "sysv64" fn host_call(caller_vmctx: *mut VmCtx, func: u32, buf: *mut u64) {
+    let mark = crate::tiering::native_sp();
     // SAFETY: module contract.
     let (store, inst) = unsafe { env(caller_vmctx) };
     let ty = store.funcs[func as usize].ty.clone();
@@ -242,7 +244,14 @@ extern "sysv64" fn host_call(caller_vmctx: *mut VmCtx, func: u32, buf: *mut u64)
     // SAFETY: the trampoline passes a buffer of max(np, nr) (at least one) 8-byte slots.
     let args: Vec<u64> = unsafe { core::slice::from_raw_parts(buf, np) }.to_vec();
     let mut results = vec![0u64; nr];
-    let r = store.call_host(func, Some(inst), &args, &mut results);
+    let r = match store.funcs[func as usize].kind {
+        crate::store::FuncKind::Host(_) => store.call_host(func, Some(inst), &args, &mut results),
+        // A forwarder of a function the compiled tiers do not run (mixed tiers): the store's
+        // tier (the tier manager) runs it where it is.
+        crate::store::FuncKind::Wasm { .. } => {
+            crate::tiering::call_from_compiled(store, func, &args, &mut results, mark)
+        }
+    };
     store.vm_refresh();
     match r {
         // SAFETY: as above; `nr` slots fit.

@@ -271,8 +271,13 @@ pub struct Store {
     pub fuel_left: u64,
     /// Fuel consumed so far (statistics).
     pub fuel_used: u64,
+    /// Fuel accounted since the platform was last asked whether to go on.
+    pub fuel_unchecked: u64,
     /// What compiled tiers' code points into (contexts, function table): see [`crate::vmctx`].
     pub vm: crate::vmctx::VmState,
+    /// The tier manager's per-function state (inactive unless [`Store::tier`] is a
+    /// [`crate::tiering::Managed`]).
+    pub tiering: crate::tiering::TierState,
 }
 
 fn new_code_slots() -> [OnceCell<CompiledCode>; NUM_TIERS] {
@@ -298,7 +303,9 @@ impl Store {
             types: Vec::new(),
             fuel_left: if fuel == 0 { u64::MAX } else { fuel },
             fuel_used: 0,
+            fuel_unchecked: 0,
             vm: crate::vmctx::VmState::default(),
+            tiering: crate::tiering::TierState::default(),
         }
     }
 
@@ -614,6 +621,7 @@ impl Store {
     /// set (`Err(OutOfFuel)` once it is spent). Every tier reports its slices through here.
     pub fn account_fuel(&mut self, used: u64) -> Result<(), TrapKind> {
         self.fuel_used = self.fuel_used.saturating_add(used);
+        self.fuel_unchecked = self.fuel_unchecked.saturating_add(used);
         if self.fuel_left != u64::MAX {
             if used > self.fuel_left {
                 self.fuel_left = 0;
@@ -630,8 +638,21 @@ impl Store {
     /// (`fuel_slice`, capped by the fuel left). The one slice protocol of every tier.
     pub fn next_fuel_slice(&mut self, used: u64) -> Result<u64, TrapKind> {
         self.account_fuel(used)?;
-        if used > 0 && self.platform.check_interrupt() == crate::platform::Interruption::Stop {
+        // A slice ended after work, or slices cut short by calls between tiers (each crossing
+        // ends one side's slice early, see `crate::tiering`) added up to a whole slice.
+        let slice_end = used > 0 || self.fuel_unchecked >= self.knobs.get(Knob::FuelSlice);
+        if slice_end {
+            self.fuel_unchecked = 0;
+            if self.platform.check_interrupt() == crate::platform::Interruption::Stop {
+                return Err(TrapKind::Interrupted);
+            }
+        }
+        // Requests through `VmShared::request_interrupt` stop every tier, not only compiled code.
+        if self.vm.shared.interrupt.swap(0, core::sync::atomic::Ordering::Relaxed) != 0 {
             return Err(TrapKind::Interrupted);
+        }
+        if slice_end && self.tiering.is_active() {
+            crate::tiering::at_slice_end(self);
         }
         let budget = self.knobs.get(Knob::FuelSlice).min(i64::MAX as u64).min(self.fuel_left);
         if budget == 0 {

@@ -18,13 +18,17 @@
 //! | 48     | `instance`  | the instance id                                                     |
 //!
 //! # Function table ([`FuncSlot`], one per store function address, 32 bytes)
-//! `{code, vmctx, type_id, _pad}`. `code` is the entry of the function *in the calling convention
-//! below*; `vmctx` is the callee's context. Every call between compiled functions (direct,
-//! indirect, through imports) loads `code` and `vmctx` from the callee's slot, so a tier-up swaps
-//! code for all callers by patching one slot. Host functions (and, later, functions left in the
-//! interpreter) get a *trampoline* in their slot that has the same signature and forwards to the
-//! runtime ([`crate::Store::call_host`]). `type_id` is the canonical signature id used by
-//! `call_indirect`'s type check. Table elements are store addresses plus one (0 = null), so
+//! `{code, vmctx, type_id, hotness}`. `code` is the entry of the function *in the calling
+//! convention below*; `vmctx` is the callee's context. Every call between compiled functions
+//! (direct, indirect, through imports) loads `code` and `vmctx` from the callee's slot, so a
+//! tier-up swaps code for all callers by patching one slot ([`crate::tiering`]). Host functions
+//! and functions left in the interpreter get a *forwarder* in their slot
+//! ([`crate::Tier::compile_forwarder`]) that has the same signature and passes the call to the
+//! runtime (`libcalls` `host_call`), which runs a host function itself and a wasm function in
+//! the tier that holds it. `type_id` is the canonical signature id used by `call_indirect`'s
+//! type check. `hotness` counts the function's calls plus loop iterations for the tier manager
+//! (the interpreter and, when the manager asks for it, baseline code add to it; see
+//! [`crate::tiering`]). Table elements are store addresses plus one (0 = null), so
 //! `call_indirect` indexes the slots with `elem - 1`.
 //!
 //! # Calling convention
@@ -127,8 +131,8 @@ pub struct FuncSlot {
     pub vmctx: *mut VmCtx,
     /// Canonical type id of the function's signature.
     pub type_id: u64,
-    /// Padding to a power-of-two size.
-    pub _pad: u64,
+    /// Calls plus loop iterations counted so far (see [`crate::tiering`]).
+    pub hotness: u64,
 }
 
 /// Size of a [`FuncSlot`] (a power of two).
@@ -139,6 +143,8 @@ pub const SLOT_CODE: i32 = 0;
 pub const SLOT_VMCTX: i32 = 8;
 /// Offset of [`FuncSlot::type_id`].
 pub const SLOT_TYPE_ID: i32 = 16;
+/// Offset of [`FuncSlot::hotness`].
+pub const SLOT_HOTNESS: i32 = 24;
 
 /// State shared by all instances of a store; the `repr(C)` prefix is read by compiled code.
 #[repr(C)]
@@ -194,6 +200,7 @@ const _: () = {
     assert!(core::mem::size_of::<FuncSlot>() == SLOT_SIZE as usize);
     assert!(core::mem::offset_of!(FuncSlot, vmctx) == SLOT_VMCTX as usize);
     assert!(core::mem::offset_of!(FuncSlot, type_id) == SLOT_TYPE_ID as usize);
+    assert!(core::mem::offset_of!(FuncSlot, hotness) == SLOT_HOTNESS as usize);
     assert!(core::mem::size_of::<TableDesc>() == TABLE_DESC_SIZE as usize);
     assert!(core::mem::offset_of!(VmShared, trap_has_loc) == SHARED_TRAP_HAS_LOC as usize);
     assert!(core::mem::offset_of!(VmShared, trap_func) == SHARED_TRAP_FUNC as usize);
@@ -278,7 +285,7 @@ impl Store {
                 code: core::ptr::null(),
                 vmctx: core::ptr::null_mut(),
                 type_id: f.type_id as u64,
-                _pad: 0,
+                hotness: 0,
             });
         }
         while vm.ctxs.len() < self.instances.len() {

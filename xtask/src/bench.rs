@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: cargo xtask bench [OPTIONS]
-  --tiers T1,T2     kwasm tiers to run (default interp; known: interp,baseline,optimizing);
+  --tiers T1,T2     kwasm tiers to run (default interp; known: interp,baseline,optimizing,
+                    auto = tier-up from the interpreter; the others pin one tier);
                     a tier may carry knobs as T+NAME=VALUE+..., and T+guard means
-                    T+bounds_mode=guard (e.g. --tiers optimizing,optimizing+guard)
+                    T+bounds_mode=guard (e.g. --tiers optimizing,optimizing+guard,auto)
   --runs N          timed runs per program and column, median reported (default 3)
   --quick           small inputs and 1 run (CI smoke); results go to experiments/build/quick/
   --check           verification only: every requested tier must run and match native
@@ -40,8 +41,8 @@ usage: cargo xtask bench [OPTIONS]
   --out DIR         where to write bench-compute.{csv,md}, bench-translate.csv, bench-env.txt
   --timeout SECS    per-run limit (default 600); a run over it counts as failed";
 
-/// The tiers `kwasm run --tier` knows, in table order.
-const KNOWN_TIERS: &[&str] = &["interp", "baseline", "optimizing"];
+/// The tiers `kwasm run --tier` knows, in table order, then `auto` (tier-up from the interpreter).
+const KNOWN_TIERS: &[&str] = &["interp", "baseline", "optimizing", "auto"];
 
 /// Parsed command line.
 #[derive(Debug, Clone)]
@@ -661,7 +662,8 @@ fn measure_translation(kwasm: &Path, rows: &[Row], opts: &Options) -> Option<Vec
     let mut tiers: Vec<&str> = Vec::new();
     for entry in &opts.tiers {
         let tier = tier_spec(entry).0;
-        if !tiers.contains(&tier) {
+        // `auto` compiles with the other tiers, lazily: nothing of its own to measure.
+        if tier != "auto" && !tiers.contains(&tier) {
             tiers.push(tier);
         }
     }

@@ -170,6 +170,19 @@ impl Tier for BaselineTier {
         Ok(Arc::new(BaselineFunc { region, body: offsets[0], entry: offsets.get(1).copied(), code_size }))
     }
 
+    fn compile_forwarder(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
+        let ty = store.funcs[func as usize].ty.clone();
+        let mut ops = CodeSink::new(0);
+        trampolines::host(&mut ops, &ty, func)?;
+        let body = finish(ops, &[])?;
+        let (region, offsets) = install(store, &[&body])?;
+        Ok(Arc::new(BaselineFunc { region, body: offsets[0], entry: None, code_size: body.len() }))
+    }
+
+    fn slot_code(&self, code: &CompiledCode) -> Option<*const u8> {
+        code.downcast_ref::<BaselineFunc>().map(BaselineFunc::body_ptr)
+    }
+
     fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
         if let FuncKind::Host(_) = store.funcs[func as usize].kind {
             return store.call_host(func, None, args, results);

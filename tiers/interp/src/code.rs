@@ -266,6 +266,8 @@ pub struct InterpFunc {
     pub entry_fuel: u32,
     /// Index in the module's function index space.
     pub func_index: u32,
+    /// Store address of the function (its hotness counter, for the tier manager).
+    pub addr: kwasm_runtime::FuncAddr,
     /// The instance the function belongs to.
     pub instance: InstanceId,
     /// `call_indirect` operands: (module type index, table index).

@@ -109,12 +109,17 @@ pub struct Executor {
     inst: InstanceId,
     /// The running instance's globals.
     globals: Globals,
+    /// Whether the store's tier manager is active: callees may run in other tiers, and calls
+    /// and loop iterations are counted (see `kwasm_runtime::tiering`).
+    managed: bool,
 }
 
 /// Result of looking up a callee.
 enum Callee {
     Wasm(*const InterpFunc),
     Host(FuncAddr),
+    /// A wasm function the tier manager runs in a compiled tier.
+    Compiled(FuncAddr),
 }
 
 const INITIAL_STACK: usize = 1024;
@@ -133,6 +138,7 @@ impl Executor {
             base: 0,
             inst: InstanceId(0),
             globals: Globals { addrs: core::ptr::null(), values: core::ptr::null_mut() },
+            managed: store.tiering.is_active(),
         }
     }
 
@@ -152,7 +158,13 @@ impl Executor {
 
     /// Makes sure the stack holds a frame of `f` at `base` and zeroes its non-parameter locals.
     fn enter_frame(&mut self, base: usize, f: &InterpFunc) -> Result<(), TrapKind> {
-        let need = base + f.frame_size as usize;
+        self.ensure_stack(base + f.frame_size as usize)?;
+        self.stack[base + f.num_params as usize..base + f.num_locals as usize].fill(0);
+        Ok(())
+    }
+
+    /// Grows the value stack to at least `need` slots (within `max_value_stack`).
+    fn ensure_stack(&mut self, need: usize) -> Result<(), TrapKind> {
         if need > self.stack.len() {
             if need > self.max_stack {
                 return Err(TrapKind::CallStackExhausted);
@@ -163,7 +175,6 @@ impl Executor {
             }
             self.stack.resize(new_len, 0);
         }
-        self.stack[base + f.num_params as usize..base + f.num_locals as usize].fill(0);
         Ok(())
     }
 
@@ -191,6 +202,7 @@ impl Executor {
     pub fn invoke(&mut self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
         let entry = match self.callee(store, func)? {
             Callee::Host(addr) => return store.call_host(addr, None, args, results),
+            Callee::Compiled(addr) => return kwasm_runtime::tiering::call_compiled(store, addr, args, results),
             Callee::Wasm(f) => f,
         };
         // SAFETY: `entry` points into code owned by the store (see `callee`).
@@ -214,7 +226,9 @@ impl Executor {
         let bp = self.stack.as_mut_ptr();
         let ip: Ip = f.code.as_ptr();
         self.slice_left -= f.entry_fuel as i64;
-        let mut cx = Cx { ex: self, store, f: entry, trap: None, ip, bp, mem, mem_len, native_sp: native_sp() };
+        let managed = self.managed;
+        let mut cx =
+            Cx { ex: self, store, f: entry, trap: None, ip, bp, mem, mem_len, native_sp: native_sp(), managed };
         if cx.ex().slice_left < 0 {
             if let Err(k) = cx.refuel() {
                 let _ = cx.trap(k, ip);
@@ -376,6 +390,8 @@ pub(crate) struct Cx {
     mem_len: usize,
     /// Native stack pointer when the run started (safety net against missed tail calls).
     native_sp: usize,
+    /// Copy of [`Executor::managed`].
+    managed: bool,
 }
 
 /// Native stack growth (bytes) beyond which a run is stopped: handlers must not nest.
@@ -446,6 +462,16 @@ impl Cx {
     fn refuel(&mut self) -> Result<(), TrapKind> {
         let (ex, store) = self.both();
         ex.refuel(store)
+    }
+
+    /// Counts a loop iteration of the running function for the tier manager. Out of line and
+    /// cold so that the `Fuel` handler of single-tier runs only pays for the flag test.
+    #[cold]
+    #[inline(never)]
+    fn count_loop(&mut self) {
+        let addr = self.f().addr;
+        // SAFETY: as for `both`.
+        kwasm_runtime::tiering::count_loop(unsafe { &mut *self.store }, addr);
     }
 
     /// Charges `n` fuel units; `Err` ends the run.
@@ -676,6 +702,38 @@ fn call_host(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize) -> Result<(*m
     Ok((bp, mem, len))
 }
 
+/// Calls wasm function `addr`, which the tier manager runs in a compiled tier, with its
+/// arguments at frame slot `new_base`; results land there. The interpreter's fuel slice ends
+/// before the call and a new one starts after it. Returns the refreshed (bp, mem, mem_len).
+#[inline(never)]
+fn call_compiled(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize) -> Result<(*mut u64, *mut u8, usize), Exit> {
+    let (ex, store) = cx.both();
+    let ty = store.funcs[addr as usize].ty.clone();
+    let (np, nr) = (ty.param_slots(), ty.result_slots());
+    if let Err(k) = ex.ensure_stack(new_base + np.max(nr)) {
+        return Err(cx.trap(k, ip));
+    }
+    let args: Vec<u64> = ex.stack[new_base..new_base + np].to_vec();
+    let mut res = vec![0u64; nr];
+    ex.flush_fuel(store);
+    let r = kwasm_runtime::tiering::call_compiled(store, addr, &args, &mut res);
+    let r = r.and_then(|()| ex.refuel(store).map_err(Trap::new));
+    if let Err(mut t) = r {
+        if t.func.is_none() && !matches!(t.kind, TrapKind::Exit(_)) {
+            let f = cx.f();
+            t.func = Some(f.func_index);
+            t.offset = Some(offset_at(f, ip));
+        }
+        return Err(cx.fail(t));
+    }
+    let (ex, store) = cx.both();
+    ex.stack[new_base..new_base + nr].copy_from_slice(&res);
+    ex.globals = Globals::of(store, ex.inst);
+    let bp = ex.stack.as_mut_ptr().wrapping_add(ex.base);
+    let (mem, len) = memory_of(store, ex.inst);
+    Ok((bp, mem, len))
+}
+
 /// The function a `call_indirect` reaches, after its checks.
 #[inline(never)]
 fn indirect_target(cx: &mut Cx, ip: Ip, bp: *mut u64, index: u32, aux: u32) -> Result<FuncAddr, Exit> {
@@ -696,9 +754,27 @@ fn indirect_target(cx: &mut Cx, ip: Ip, bp: *mut u64, index: u32, aux: u32) -> R
     Ok(addr)
 }
 
+/// The callee `addr` as the interpreter calls it. With the tier manager active, a function in a
+/// compiled tier is called there, except by a tail call: a call into compiled code cannot
+/// replace the interpreter's frame, so an unbounded chain of tail calls across tiers would grow
+/// the native stack. The interpreter runs tail-called functions itself when it can translate
+/// them (the chain then stays in this activation, as in a single-tier run).
 #[inline(always)]
-fn resolve(cx: &mut Cx, addr: FuncAddr) -> Result<Callee, Exit> {
+fn resolve(cx: &mut Cx, addr: FuncAddr, tail: bool) -> Result<Callee, Exit> {
     let (ex, store) = cx.both();
+    if ex.managed && matches!(store.funcs[addr as usize].kind, FuncKind::Wasm { .. }) {
+        match kwasm_runtime::tiering::on_interp_call(store, addr) {
+            Ok(kwasm_runtime::tier::TierId::Interp) => {}
+            Ok(_) if tail => {
+                if let Ok(c) = ex.callee(store, addr) {
+                    return Ok(c);
+                }
+                return Ok(Callee::Compiled(addr));
+            }
+            Ok(_) => return Ok(Callee::Compiled(addr)),
+            Err(t) => return Err(cx.fail(t)),
+        }
+    }
     match ex.callee(store, addr) {
         Ok(c) => Ok(c),
         Err(t) => Err(cx.fail(t)),
@@ -712,10 +788,14 @@ fn resolve(cx: &mut Cx, addr: FuncAddr) -> Result<Callee, Exit> {
 /// has no address-taken locals and its dispatch stays a jump.
 #[inline(never)]
 fn call_into(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize, tail: bool, mem: *mut u8, mem_len: usize) -> bool {
-    let r = match resolve(cx, addr) {
+    let r = match resolve(cx, addr, tail) {
         Err(_) => return false,
         Ok(Callee::Wasm(cf)) => enter_wasm(cx, ip, cf, new_base, tail, (mem, mem_len)),
         Ok(Callee::Host(h)) => call_host(cx, ip, h, new_base).map(|(bp, mem, len)| {
+            let after: Ip = if tail { &RETURN } else { next(ip) };
+            (after, bp, mem, len)
+        }),
+        Ok(Callee::Compiled(c)) => call_compiled(cx, ip, c, new_base).map(|(bp, mem, len)| {
             let after: Ip = if tail { &RETURN } else { next(ip) };
             (after, bp, mem, len)
         }),
@@ -1796,6 +1876,9 @@ pub(crate) mod handlers {
     });
 
     handler!(Fuel { n } (ip, bp, mem, mem_len, cx) {
+        if cx.managed {
+            cx.count_loop();
+        }
         if let Err(e) = cx.fuel(n, ip) {
             return e;
         }

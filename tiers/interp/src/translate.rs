@@ -180,6 +180,7 @@ pub fn translate(store: &Store, func: FuncAddr) -> Result<InterpFunc, Error> {
         num_results: ty.result_slots() as u32,
         entry_fuel: t.fuel[0].1.max(1),
         func_index,
+        addr: func,
         instance,
         indirect: t.indirect,
         table_pairs: t.table_pairs,

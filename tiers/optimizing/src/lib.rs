@@ -348,6 +348,26 @@ impl Tier for OptimizingTier {
         }))
     }
 
+    fn compile_forwarder(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
+        let ty = store.funcs[func as usize].ty.clone();
+        let none = GuardedAccesses::default();
+        let (body, _) = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?;
+        let (region, offsets) = install(store, &[&body])?;
+        Ok(Arc::new(OptFunc {
+            region,
+            body: offsets[0],
+            body_len: body.len(),
+            func_index: 0,
+            fault_sites: Vec::new(),
+            entry: None,
+            code_size: body.len(),
+        }))
+    }
+
+    fn slot_code(&self, code: &CompiledCode) -> Option<*const u8> {
+        code.downcast_ref::<OptFunc>().map(OptFunc::body_ptr)
+    }
+
     fn invoke(&self, store: &mut Store, func: FuncAddr, args: &[u64], results: &mut [u64]) -> Result<(), Trap> {
         if let FuncKind::Host(_) = store.funcs[func as usize].kind {
             return store.call_host(func, None, args, results);

@@ -32,8 +32,8 @@ use kwasm_runtime::module::Module;
 use kwasm_runtime::store::InstanceData;
 use kwasm_runtime::vmctx::{
     SHARED_FUEL, SHARED_STACK_LIMIT, SHARED_TRAP_CODE, SHARED_TRAP_FUNC, SHARED_TRAP_HAS_LOC, SHARED_TRAP_OFFSET,
-    SLOT_CODE, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS, VMCTX_MEM_BASE,
-    VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
+    SLOT_CODE, SLOT_HOTNESS, SLOT_SIZE, SLOT_TYPE_ID, SLOT_VMCTX, TABLE_DESC_LEN, TABLE_DESC_SIZE, VMCTX_GLOBALS,
+    VMCTX_MEM_BASE, VMCTX_MEM_LEN, VMCTX_SHARED, VMCTX_SLOTS, VMCTX_TABLES,
 };
 use kwasm_runtime::{Error, FuncType, Store, TrapKind, ValType};
 use wasmparser::{BlockType, Operator};
@@ -514,6 +514,13 @@ impl<E: Emitter> Cg<'_, E> {
     fn fuel_check(&mut self) {
         let slow = self.label();
         let back = self.label();
+        if let Some(hot) = self.hotness_offset() {
+            // Function entry or loop header: one more call or iteration for the tier manager.
+            asm!(self.ops
+                ; mov r11, [r15 + VMCTX_SLOTS]
+                ; add QWORD [r11 + hot], 1
+            );
+        }
         asm!(self.ops
             ; mov r11, [r15 + VMCTX_SHARED]
             ; sub QWORD [r11 + SHARED_FUEL], DWORD 0x7ff0
@@ -522,6 +529,16 @@ impl<E: Emitter> Cg<'_, E> {
         asm!(self.ops ; js =>slow ; =>back);
         self.fuel.push((pos, 0));
         self.fuel_slow.push(FuelSlow { label: slow, back, offset: self.offset });
+    }
+
+    /// Offset of this function's hotness counter in the function table, when the tier manager
+    /// wants baseline code to count (`kwasm_runtime::tiering`).
+    fn hotness_offset(&self) -> Option<i32> {
+        if !self.env.store.tiering.counts_in_baseline() {
+            return None;
+        }
+        let addr = *self.env.inst.funcs.get(self.env.func_index as usize)? as i64;
+        i32::try_from(addr * SLOT_SIZE + SLOT_HOTNESS as i64).ok()
     }
 
     fn end_fuel_site(&mut self) {
