@@ -217,20 +217,47 @@ fn recursion_across_tiers_is_bounded_like_a_single_tier_run() {
 }
 
 #[test]
-fn a_simd_function_falls_back_to_the_tier_that_runs_it() {
-    // Neither the interpreter nor the baseline tier runs v128 code (yet): the function starts
-    // in the optimizing tier instead, called from interpreted code through its slot.
+fn a_simd_function_skips_the_tier_that_cannot_compile_it() {
+    // The baseline tier has no SIMD: a hot v128 function stays in the interpreter when the
+    // baseline threshold is reached (the refusal is in the timeline) and goes straight to the
+    // optimizing tier at its threshold.
     let wat = r#"(module
         (func $dot (param i32 i32) (result i32)
             (i32x4.extract_lane 0 (i32x4.mul (i32x4.splat (local.get 0)) (i32x4.splat (local.get 1)))))
         (func (export "f") (param i32) (result i32) (call $dot (local.get 0) (i32.const 7))))"#;
-    let (mut s, inst) = managed_store(&[], wat);
+    let (mut s, inst) = managed_store(&["baseline_threshold=2", "optimizing_threshold=6"], wat);
+    let f = func(&s, inst, "f");
+    let dot = f - 1;
+    for i in 0..4 {
+        assert_eq!(s.call(f, &[Val::I32(i)]).unwrap(), vec![Val::I32(7 * i)]);
+    }
+    assert_eq!(s.tiering.tier_of(dot), Some(TierId::Interp), "{:?}", s.tiering.events);
+    for i in 0..4 {
+        assert_eq!(s.call(f, &[Val::I32(i)]).unwrap(), vec![Val::I32(7 * i)]);
+    }
+    assert_eq!(s.tiering.tier_of(dot), Some(TierId::Optimizing), "{:?}", s.tiering.events);
+    let ev: Vec<_> = s.tiering.events.iter().filter(|e| e.func == dot).collect();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(matches!(ev[0].kind, EventKind::Refused(_)) && ev[0].to == TierId::Baseline, "{ev:?}");
+    assert!(ev[1].kind == EventKind::Promoted && ev[1].from == TierId::Interp && ev[1].to == TierId::Optimizing);
+}
+
+#[test]
+fn a_function_its_start_tier_refuses_falls_back() {
+    // Pinned to baseline (tier=baseline, tier_up=0) under the tier manager: the v128 function
+    // falls back to the highest tier that compiles it; the other stays in baseline.
+    let wat = r#"(module
+        (func $dot (param i32 i32) (result i32)
+            (i32x4.extract_lane 0 (i32x4.mul (i32x4.splat (local.get 0)) (i32x4.splat (local.get 1)))))
+        (func (export "f") (param i32) (result i32) (call $dot (local.get 0) (i32.const 7))))"#;
+    // Seed 2 starts function 0 (`dot`) in baseline.
+    let (mut s, inst) = managed_store(&["tier=baseline", "tier_up=0", "tier_mix_seed=2"], wat);
     let f = func(&s, inst, "f");
     assert_eq!(s.call(f, &[Val::I32(6)]).unwrap(), vec![Val::I32(42)]);
     let dot = f - 1;
-    assert_eq!(s.tiering.tier_of(f), Some(TierId::Interp));
-    assert_eq!(s.tiering.tier_of(dot), Some(TierId::Optimizing), "{:?}", s.tiering.events);
     let ev: Vec<_> = s.tiering.events.iter().filter(|e| e.func == dot).collect();
-    assert!(matches!(ev[0].kind, EventKind::Refused(_)) && ev[0].to == TierId::Interp, "{ev:?}");
-    assert!(ev.iter().any(|e| e.kind == EventKind::FellBack && e.to == TierId::Optimizing), "{ev:?}");
+    assert_eq!(s.tiering.tier_of(dot), Some(TierId::Optimizing), "{ev:?}");
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(matches!(ev[0].kind, EventKind::Refused(_)) && ev[0].to == TierId::Baseline, "{ev:?}");
+    assert!(ev[1].kind == EventKind::FellBack && ev[1].to == TierId::Optimizing, "{ev:?}");
 }

@@ -232,10 +232,11 @@ impl TierState {
         if self.mix_seed == 0 {
             return Some(c[0]);
         }
-        let mut x = self.mix_seed ^ (func as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // splitmix64 of (seed, address): neighbouring functions get unrelated tiers.
+        let mut x = self.mix_seed.wrapping_add((func as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^= x >> 31;
-        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x ^= x >> 29;
         Some(c[(x % c.len() as u64) as usize])
     }
 }
