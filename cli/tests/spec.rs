@@ -58,11 +58,11 @@ fn suite_files(simd: bool) -> Vec<PathBuf> {
 struct NoSimd(&'static str);
 
 /// The baseline tier refuses every function that uses v128 with `Unsupported` at compile time,
-/// so every SIMD directive would fail; with mixed-tier execution (functions a tier cannot
-/// compile stay in the interpreter) these scripts can run on it too.
+/// so pinned to it (`tier_up=0`) every SIMD directive would fail; [`spec_baseline_simd`] runs
+/// the SIMD scripts with those functions falling back to the interpreter instead.
 const NO_SIMD: NoSimd = NoSimd(
     "the baseline tier does not implement SIMD (v128 functions are refused with Unsupported at \
-     compile time) and mixed-tier execution is not in yet",
+     compile time); spec_baseline_simd runs them with such functions falling back to the interpreter",
 );
 
 /// Runs the suite with the knob assignments `config` (`tier=...` and more) without the SIMD
@@ -137,6 +137,16 @@ fn spec_optimizing_guard() {
 #[test]
 fn spec_baseline() {
     run_suite(&["tier=baseline"], NO_SIMD);
+}
+
+/// The SIMD scripts with functions starting in the baseline tier and no optimizing tier: the
+/// baseline tier refuses every v128 function, which falls back to the interpreter (mixed-tier
+/// execution), while the scalar functions of the scripts run as baseline code.
+#[test]
+fn spec_baseline_simd() {
+    let files = wast_files(&testsuite_dir(), |name| name.starts_with("simd_"));
+    assert!(files.iter().any(|f| f.ends_with("simd_lane.wast")), "no simd_*.wast in the testsuite");
+    run_files(&["tier=baseline", "tier_up=1", "optimizing_enabled=0"], files);
 }
 
 /// A few SIMD scripts (calls, lanes, loads/stores, arithmetic) for the mixed-tier
