@@ -345,7 +345,15 @@ const TIERS: &[&[&str]] = &[
 ];
 
 /// The configurations of the SIMD batch: those whose tier implements SIMD.
-const SIMD_TIERS: &[&[&str]] = &[&["tier=interp"], &["tier=optimizing"], &["tier=optimizing", "bounds_mode=guard"]];
+const SIMD_TIERS: &[&[&str]] = &[
+    &["tier=interp"],
+    &["tier=optimizing"],
+    &["tier=optimizing", "bounds_mode=guard"],
+    // Mixed tiers: v128 functions the baseline tier refuses stay in (or fall back to) a tier
+    // that runs them, while their callers and callees move.
+    &["tier=interp", "tier_up=1", "baseline_threshold=2", "optimizing_threshold=5", "fuel_slice=500"],
+    &["tier=interp", "tier_mix_seed=7"],
+];
 
 /// Saves the module of a failing seed and fails with the first differing step.
 fn mismatch<T: std::fmt::Debug + PartialEq>(seed: u64, bytes: &[u8], what: &str, ours: &[T], theirs: &[T]) -> ! {
