@@ -33,8 +33,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod fuel_stub;
 pub mod isa;
 mod libcalls;
+mod phis;
 pub mod translate;
 
 use alloc::format;
@@ -43,12 +45,15 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::ExternalName;
 use cranelift_codegen::ir::TrapCode;
 use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, Signature, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetFrontendConfig};
 use cranelift_codegen::Context;
+use cranelift_codegen::FinalizedRelocTarget;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kwasm_runtime::knobs::Knob;
 use kwasm_runtime::platform::{install_code, CompiledEntry, ExecRegion, FaultSite, TrapSites};
@@ -58,6 +63,7 @@ use kwasm_runtime::types::FuncType;
 use kwasm_runtime::vmctx::{FuncSlot, SLOT_CODE, SLOT_VMCTX};
 use kwasm_runtime::{Error, FuncAddr, Store, Trap, TrapKind};
 
+use crate::fuel_stub::StubCall;
 use crate::translate::{
     clif_type, ctx_flags, load_slots, stack_buffer, store_slots, wasm_signature, FuncEnv, GuardedAccesses,
 };
@@ -69,6 +75,8 @@ pub const STACK_BYTES_PER_CALL: u64 = 256;
 /// The optimizing tier.
 pub struct OptimizingTier {
     isa: OwnedTargetIsa,
+    /// The fuel stub's machine code (see [`fuel_stub`]), compiled once.
+    fuel_stub: Result<Vec<u8>, Error>,
 }
 
 impl core::fmt::Debug for OptimizingTier {
@@ -86,7 +94,9 @@ impl Default for OptimizingTier {
 impl OptimizingTier {
     /// Creates the tier with the default ISA ([`isa::x86_64`]).
     pub fn new() -> Self {
-        OptimizingTier { isa: isa::x86_64().expect("the built-in x86-64 flags are valid") }
+        let isa = isa::x86_64().expect("the built-in x86-64 flags are valid");
+        let fuel_stub = fuel_stub::compile(&isa);
+        OptimizingTier { isa, fuel_stub }
     }
 }
 
@@ -126,19 +136,37 @@ type FaultSites = Vec<(u32, u32)>;
 
 type EntryFn = unsafe extern "sysv64" fn(*const FuncSlot, *mut u64);
 
-/// Compiles one Cranelift function and returns its machine code and, for the unchecked memory
-/// accesses of `guarded` (guard mode), where each faulting instruction is (body offset, wasm
-/// offset), sorted.
-fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Result<(Vec<u8>, FaultSites), Error> {
+/// Machine code of one Cranelift function.
+struct Emitted {
+    code: Vec<u8>,
+    /// Unchecked memory accesses (guard mode): (body offset, wasm offset), sorted.
+    fault_sites: FaultSites,
+    /// Calls to the fuel stub, for [`fuel_stub::link`].
+    stub_calls: Vec<StubCall>,
+}
+
+/// Compiles one Cranelift function and returns its machine code, where each faulting
+/// instruction of the unchecked memory accesses of `guarded` (guard mode) is, and its calls to
+/// the fuel stub (the one relocation compiled code may have).
+fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Result<Emitted, Error> {
     let mut ctx = Context::for_function(func);
     let code = ctx
         .compile(&**isa, &mut ControlPlane::default())
         .map_err(|e| Error::Other(format!("optimizing tier: Cranelift failed: {:?}", e.inner)))?;
-    if let Some(r) = code.buffer.relocs().first() {
-        return Err(Error::Unsupported(format!(
-            "optimizing tier: Cranelift emitted a relocation ({:?} to {:?}) it has no resolver for",
-            r.kind, r.target
-        )));
+    let mut stub_calls = Vec::new();
+    for r in code.buffer.relocs() {
+        // Compiled code declares exactly one external function, the fuel stub.
+        match (&r.kind, &r.target) {
+            (Reloc::X86CallPCRel4, FinalizedRelocTarget::ExternalName(ExternalName::User(_))) => {
+                stub_calls.push(StubCall { offset: r.offset, addend: r.addend })
+            }
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "optimizing tier: Cranelift emitted a relocation ({:?} to {:?}) it has no resolver for",
+                    r.kind, r.target
+                )))
+            }
+        }
     }
     let mut sites = Vec::new();
     if !guarded.offsets.is_empty() {
@@ -159,7 +187,7 @@ fn emit(isa: &OwnedTargetIsa, func: Function, guarded: &GuardedAccesses) -> Resu
         }
         sites.sort_unstable();
     }
-    Ok((code.code_buffer().to_vec(), sites))
+    Ok(Emitted { code: code.code_buffer().to_vec(), fault_sites: sites, stub_calls })
 }
 
 /// The entry trampoline for functions of type `ty`:
@@ -315,10 +343,10 @@ impl Tier for OptimizingTier {
         let f = &store.funcs[func as usize];
         let ty = f.ty.clone();
         let none = GuardedAccesses::default();
-        let (body, fault_sites, entry, func_index) = match f.kind {
+        let (body, entry, func_index) = match f.kind {
             FuncKind::Host(_) => {
-                let (body, _) = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?;
-                (body, Vec::new(), None, 0)
+                let body = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?;
+                (body, None, 0)
             }
             FuncKind::Wasm { instance, func_index } => {
                 let inst = store.instance(instance);
@@ -327,23 +355,41 @@ impl Tier for OptimizingTier {
                 let mut clif = Function::new();
                 let mut fctx = FunctionBuilderContext::new();
                 let guarded = translate::translate_function(&env, &mut clif, &mut fctx)?;
-                let (body, sites) = emit(&self.isa, clif, &guarded)?;
-                let (entry, _) = emit(&self.isa, entry_trampoline(&ty, self.isa.frontend_config())?, &none)?;
-                (body, sites, Some(entry), func_index)
+                let body = emit(&self.isa, clif, &guarded)?;
+                let entry = emit(&self.isa, entry_trampoline(&ty, self.isa.frontend_config())?, &none)?;
+                (body, Some(entry.code), func_index)
             }
         };
-        let code_size = body.len() + entry.as_ref().map_or(0, Vec::len);
-        let (region, offsets) = match &entry {
-            Some(e) => install(store, &[&body, e])?,
-            None => install(store, &[&body])?,
+        let Emitted { code: mut body, fault_sites, stub_calls } = body;
+        // The fuel stub, when the body calls it, is part 0 of the region (see `fuel_stub`).
+        let stub: &[u8] = if stub_calls.is_empty() {
+            &[]
+        } else {
+            let stub = self.fuel_stub.as_ref().map_err(Clone::clone)?;
+            fuel_stub::link(&mut body, &stub_calls, fuel_stub::body_offset(stub.len()))?;
+            stub
         };
+        let code_size = stub.len() + body.len() + entry.as_ref().map_or(0, Vec::len);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(3);
+        if !stub.is_empty() {
+            parts.push(stub);
+        }
+        parts.push(&body);
+        if let Some(e) = &entry {
+            parts.push(e);
+        }
+        let (region, offsets) = install(store, &parts)?;
+        let first = usize::from(!stub.is_empty());
+        if !stub.is_empty() && offsets[first] != fuel_stub::body_offset(stub.len()) {
+            return Err(Error::Other("optimizing tier: code region layout changed under the fuel stub".to_string()));
+        }
         Ok(Arc::new(OptFunc {
             region,
-            body: offsets[0],
+            body: offsets[first],
             body_len: body.len(),
             func_index,
             fault_sites,
-            entry: offsets.get(1).copied(),
+            entry: offsets.get(first + 1).copied(),
             code_size,
         }))
     }
@@ -351,7 +397,7 @@ impl Tier for OptimizingTier {
     fn compile_forwarder(&self, store: &Store, func: FuncAddr) -> Result<CompiledCode, Error> {
         let ty = store.funcs[func as usize].ty.clone();
         let none = GuardedAccesses::default();
-        let (body, _) = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?;
+        let body = emit(&self.isa, host_trampoline(&ty, func, self.isa.frontend_config())?, &none)?.code;
         let (region, offsets) = install(store, &[&body])?;
         Ok(Arc::new(OptFunc {
             region,

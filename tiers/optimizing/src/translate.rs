@@ -14,9 +14,9 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
 use cranelift_codegen::ir::{
-    AbiParam, AliasRegion, AliasRegionData, Block, BlockArg, BlockCall, Function, InstBuilder, JumpTableData,
-    MemFlagsData as MemFlags, SigRef, Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName,
-    Value,
+    AbiParam, AliasRegion, AliasRegionData, Block, BlockArg, BlockCall, ExtFuncData, ExternalName, FuncRef, Function,
+    InstBuilder, JumpTableData, MemFlagsData as MemFlags, SigRef, Signature, SourceLoc, StackSlotData, StackSlotKind,
+    TrapCode, Type, UserFuncName, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -213,6 +213,8 @@ struct Trans<'a, 'b> {
     fuel: Vec<(cranelift_codegen::ir::Inst, u32)>,
     sigs: Vec<(u32, SigRef)>,
     libcall_sigs: Vec<(usize, SigRef)>,
+    /// The fuel stub, once imported.
+    fuel_stub: Option<FuncRef>,
     /// Alias regions: context, globals + tables, linear memory.
     regions: [AliasRegion; 3],
     /// The fuel counter of the slice (spilled to `VmShared::fuel` around calls and returns).
@@ -356,6 +358,7 @@ pub fn translate_function(
         fuel: Vec::new(),
         sigs: Vec::new(),
         libcall_sigs: Vec::new(),
+        fuel_stub: None,
         regions,
         fuel_var,
         mem_base,
@@ -398,7 +401,9 @@ pub fn translate_function(
     t.emit_trap_block();
     t.b.seal_all_blocks();
     t.b.finalize(env.frontend);
-    Ok(GuardedAccesses { offsets: t.guarded_accesses })
+    let guarded_accesses = t.guarded_accesses;
+    crate::phis::remove_trivial_params(func);
+    Ok(GuardedAccesses { offsets: guarded_accesses })
 }
 
 impl Trans<'_, '_> {
@@ -519,11 +524,32 @@ impl Trans<'_, '_> {
         self.b.ins().brif(stop, slow, &[], cont, &[]);
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
-        let r = self.libcall(libcalls::FUEL, &[self.vmctx]);
-        self.trap_if_code(r[0], r[0]);
+        let stub = self.fuel_stub();
+        self.spill_fuel();
+        self.b.ins().call(stub, &[self.vmctx]);
+        self.reload_fuel();
+        self.check_trap_after_call();
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
+    }
+
+    /// The fuel stub (imported on first use): the runtime's fuel function behind a call that
+    /// clobbers no register, see [`crate::fuel_stub`].
+    fn fuel_stub(&mut self) -> FuncRef {
+        if let Some(f) = self.fuel_stub {
+            return f;
+        }
+        let signature = self.b.import_signature(crate::fuel_stub::signature());
+        let name = self.b.func.declare_imported_user_function(crate::fuel_stub::NAME);
+        let f = self.b.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        });
+        self.fuel_stub = Some(f);
+        f
     }
 
     /// The `VmShared` pointer, loaded where it is used (it never changes, so the load is
