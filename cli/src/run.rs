@@ -125,7 +125,7 @@ pub fn main(args: &[String]) -> ExitCode {
     match parse(args) {
         // Mixed-tier runs nest interpreter activations between compiled frames on the native
         // stack: give them the room `kwasm wast` gives scripts.
-        Ok(opts) => crate::wast::on_script_stack(|| run(&opts)),
+        Ok(opts) => crate::wast::on_script_stack(|| run(&opts)).unwrap_or_else(fail),
         Err(e) => {
             eprintln!("kwasm: {e}");
             eprintln!("{USAGE}");
@@ -174,6 +174,7 @@ fn run(o: &RunOptions) -> ExitCode {
 
     let tier = crate::make_tier(&o.knobs);
     let mut store = Store::new(tier, o.knobs.clone(), Box::new(StdPlatform::new()));
+    crate::wast::limit_native_stack(&mut store);
     store.wasi = Some(wasi.build());
     let mut linker = Linker::new();
     wasi::add_to_linker(&mut linker, &mut store);

@@ -34,23 +34,61 @@ pub const SCRIPT_STACK_SIZE: usize = 1 << 30;
 const USAGE: &str =
     "usage: kwasm wast [--loader user|kernel] [--tier T] [--knob NAME=VALUE]... [--skips FILE] FILE.wast...";
 
-/// Runs `f` on a thread with a [`SCRIPT_STACK_SIZE`] stack and returns what it returns.
-pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let handle = std::thread::Builder::new()
-            .name("wast".into())
-            .stack_size(SCRIPT_STACK_SIZE)
-            .spawn_scoped(s, f)
-            .expect("cannot spawn the script thread");
-        // Panics inside scripts are caught per file; this only fails if reporting itself panicked.
-        handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+/// The smallest stack [`on_script_stack`] settles for when the system refuses bigger ones.
+pub const MIN_SCRIPT_STACK_SIZE: usize = 64 << 20;
+
+thread_local! {
+    /// Size of the stack [`on_script_stack`] gave the current thread (0 on other threads).
+    static SCRIPT_STACK_GRANTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` on a thread with a [`SCRIPT_STACK_SIZE`] stack and returns what it returns. A
+/// system that refuses so big a stack (strict overcommit, a small VM) gets halving sizes down to
+/// [`MIN_SCRIPT_STACK_SIZE`]; stores made on the thread learn the size through
+/// [`limit_native_stack`]. Errors only if no size could be had.
+pub fn on_script_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    let mut f = Some(f);
+    let mut size = SCRIPT_STACK_SIZE;
+    loop {
+        let spawned = std::thread::scope(|s| {
+            let body = || {
+                SCRIPT_STACK_GRANTED.with(|g| g.set(size));
+                (f.take().expect("the body runs once"))()
+            };
+            match std::thread::Builder::new().name("wast".into()).stack_size(size).spawn_scoped(s, body) {
+                // Panics inside scripts are caught per file; this only fails if reporting itself
+                // panicked.
+                Ok(handle) => Ok(handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                Err(e) => Err(e),
+            }
+        });
+        match spawned {
+            Ok(v) => return Ok(v),
+            Err(e) if size / 2 < MIN_SCRIPT_STACK_SIZE => {
+                return Err(format!("cannot create a thread with a {} MiB stack: {e}", size >> 20))
+            }
+            Err(_) => size /= 2,
+        }
+    }
+}
+
+/// Tells `store` how much native stack mixed-tier execution may use on this thread: half of what
+/// [`on_script_stack`] got (the rest covers the compiled tiers' own stack budget below the last
+/// crossing and the runtime's frames), if that is less than the tier manager would assume.
+pub fn limit_native_stack(store: &mut kwasm_runtime::Store) {
+    let granted = SCRIPT_STACK_GRANTED.with(|g| g.get());
+    if granted != 0 {
+        store.tiering.native_stack_bytes = Some(granted as u64 / 2);
+    }
 }
 
 /// Runs `files` one after another, printing each file's report as soon as it is done, then the
 /// totals. Returns every report.
 pub fn run_and_print(files: &[PathBuf], knobs: &Knobs, skips: &SkipList) -> (Vec<FileReport>, Totals) {
-    on_script_stack(|| run_and_print_with(files, |path, name| run_file(path, name, knobs, skips)))
+    on_script_stack(|| run_and_print_with(files, |path, name| run_file(path, name, knobs, skips))).unwrap_or_else(|e| {
+        eprintln!("kwasm: {e}");
+        std::process::exit(1)
+    })
 }
 
 /// Runs `files` through `kwasm.ko` (one `/dev/kwasm` session per file), printing each file's

@@ -217,6 +217,27 @@ fn recursion_across_tiers_is_bounded_like_a_single_tier_run() {
 }
 
 #[test]
+fn a_declared_native_stack_bounds_mixed_recursion_below_max_call_depth() {
+    // The default max_call_depth would allow ~320 MiB of mixed stack; this thread has 32 MiB.
+    // Told so (as `kwasm run` does when the system refuses a big stack), the manager traps
+    // "call stack exhausted" instead of overflowing the thread's stack.
+    let wat = r#"(module
+        (func $a (export "a") (param i64) (result i64) (i64.add (i64.const 1) (call $b (local.get 0))))
+        (func $b (param i64) (result i64) (i64.add (i64.const 1) (call $a (local.get 0)))))"#;
+    let run = || {
+        for t in [TierId::Baseline, TierId::Optimizing] {
+            let (mut s, inst) = managed_store(&["baseline_threshold=1000000", "optimizing_threshold=1000000"], wat);
+            s.tiering.native_stack_bytes = Some(8 << 20);
+            let a = func(&s, inst, "a");
+            tiering::place(&mut s, a + 1, t).unwrap();
+            let trap = s.call(a, &[Val::I64(0)]).unwrap_err();
+            assert_eq!(trap.kind, TrapKind::CallStackExhausted, "{t:?}");
+        }
+    };
+    std::thread::Builder::new().stack_size(32 << 20).spawn(run).unwrap().join().unwrap();
+}
+
+#[test]
 fn a_simd_function_skips_the_tier_that_cannot_compile_it() {
     // The baseline tier has no SIMD: a hot v128 function stays in the interpreter when the
     // baseline threshold is reached (the refusal is in the timeline) and goes straight to the

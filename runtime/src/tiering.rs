@@ -162,6 +162,11 @@ pub struct TierState {
     pub promotions: [u64; NUM_TIERS],
     /// Compilations a tier refused (the function stayed where it was).
     pub refusals: u64,
+    /// Native stack the embedder gives a run, in bytes from the outermost entry into compiled
+    /// code (`None`: assume the `max_call_depth` × [`MIXED_STACK_BYTES_PER_CALL`] it should give).
+    /// Mixed-tier execution traps "call stack exhausted" before using more; set it whenever the
+    /// thread's stack is smaller than that product (a kernel stack, a constrained thread).
+    pub native_stack_bytes: Option<u64>,
 }
 
 impl core::fmt::Debug for TierState {
@@ -431,8 +436,9 @@ fn run_in(
 pub const CROSSING_BYTES: u64 = 4 << 10;
 
 /// Native stack a mixed-tier run may use per permitted wasm call level (`max_call_depth` × this,
-/// from the outermost entry into compiled code); the embedder must give the run that much stack
-/// (`kwasm run` and `kwasm wast` run stores on a 1 GiB thread).
+/// from the outermost entry into compiled code); an embedder that cannot give the run that much
+/// stack says how much it gives in [`TierState::native_stack_bytes`] (`kwasm run` and `kwasm
+/// wast` run stores on a thread of up to 1 GiB and do).
 pub const MIXED_STACK_BYTES_PER_CALL: u64 = 16 << 10;
 
 /// Runs wasm function `func` for compiled code that called its forwarder (`libcalls`
@@ -472,7 +478,11 @@ fn enter_interp(
         // mixed execution within `max_call_depth` × `MIXED_STACK_BYTES_PER_CALL` of native stack.
         let depth = store.knobs.get(Knob::MaxCallDepth);
         let used = store.tiering.base_sp.saturating_sub(native_sp()) as u64;
-        if store.tiering.sp_marks.len() as u64 >= depth || used > depth.saturating_mul(MIXED_STACK_BYTES_PER_CALL) {
+        let mut allowed = depth.saturating_mul(MIXED_STACK_BYTES_PER_CALL);
+        if let Some(bytes) = store.tiering.native_stack_bytes {
+            allowed = allowed.min(bytes);
+        }
+        if store.tiering.sp_marks.len() as u64 >= depth || used > allowed {
             return Err(Trap::new(crate::TrapKind::CallStackExhausted));
         }
         libcalls::flush_fuel(store);

@@ -85,6 +85,7 @@ impl UserBackend {
     pub fn new(knobs: &Knobs) -> Result<UserBackend, Error> {
         let tier = crate::make_tier(knobs);
         let mut store = Store::new(tier, knobs.clone(), Box::new(crate::platform::StdPlatform::new()));
+        crate::wast::limit_native_stack(&mut store);
         let mut linker = Linker::new();
         kwasm_runtime::spectest::define(&mut store, &mut linker)?;
         Ok(UserBackend { store, linker })
