@@ -227,7 +227,7 @@ int kwasm_check_interrupt(void)
 /* ---- FPU sections for the SSE runtime (knob fpu_mode) ---------------------------------------- */
 
 /*
- * rt.o is built with SSE (kmod/rt/x86_64-kwasm-kernel-sse.json): its float arithmetic, and
+ * rt.o is built with SSE (kmod/rt/x86_64-kwasm_sse-none.json): its float arithmetic, and
  * compiler_builtins' memcpy, use XMM registers and MXCSR. The kernel saves a task's user FPU
  * state only around kernel_fpu_begin/end, so every entry into rt.o runs inside a kernel FPU
  * section (struct kwasm_fpu), opened by kwasm_fpu_enter and closed by kwasm_fpu_leave:

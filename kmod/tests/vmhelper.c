@@ -42,6 +42,8 @@
  *                                      process's /sys/kernel/kwasm/instances/<id>/; prints
  *                                      "instantiated=K status=S invoke=S dirs=D session=.. instances=..
  *                                      calls=.. traps=.. fuel=F/F'" (F: the INVOKE's fuel, F': sysfs)
+ *   vmhelper timed COMMAND...          runs COMMAND (its stdout is ours), prints "ms=N" (wall time from
+ *                                      fork to reaped, CLOCK_MONOTONIC) on stderr, exits with its status
  *   vmhelper as UID GID PROBE...       drop supplementary groups, setgid(GID), setuid(UID), probe
  *   vmhelper nocap PROBE...            stay uid 0 but drop CAP_SYS_ADMIN (effective, permitted), probe
  */
@@ -812,6 +814,32 @@ static int session_stats(const char *file, int n)
 	return 0;
 }
 
+/* `timed COMMAND...`: wall time of a whole command (user-mode reference timings). */
+static int timed(char **argv)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 2;
+	}
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		perror(argv[0]);
+		_exit(127);
+	}
+	int status = 0;
+	if (waitpid(pid, &status, 0) < 0) {
+		perror("waitpid");
+		return 2;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	fprintf(stderr, "ms=%lld\n", ms);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static int probe(int argc, char **argv)
 {
 	if (argc < 2)
@@ -885,6 +913,8 @@ static int probe(int argc, char **argv)
 		return echo_client(atoi(argv[1]), atol(argv[2]), atol(argv[3]), atol(argv[4]));
 	if (!strcmp(cmd, "sessionerr") && argc == 2)
 		return session_errors();
+	if (!strcmp(cmd, "timed") && argc >= 2)
+		return timed(argv + 1);
 	if (!strcmp(cmd, "run") && argc >= 2)
 		return run_wasm(argc - 1, argv + 1, 0);
 	if (!strcmp(cmd, "fpurun") && argc >= 2)

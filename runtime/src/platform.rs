@@ -399,6 +399,14 @@ pub trait Platform: Send {
         Err(crate::wasi::errno::NOTSUP)
     }
 
+    /// Called by [`crate::Store::code`] right before `tier` compiles a function (`active` true)
+    /// and right after (false), on the same task. The default does nothing; the kernel platform
+    /// lets a JIT compiler's large allocations fall back to an emergency reserve while it runs
+    /// (and then refuses to install the code: a clean out-of-memory error instead of a panic).
+    fn compiling(&self, tier: crate::tier::TierId, active: bool) {
+        let _ = (tier, active);
+    }
+
     /// Guard-region addressing support (`bounds_mode = guard`). The default: none, so stores
     /// with that knob refuse to create memories.
     fn guard_support(&self) -> Option<GuardSupport> {

@@ -709,7 +709,10 @@ impl Store {
         if let Some(c) = slot.get() {
             return Ok(c);
         }
-        let c = tier.compile(self, func)?;
+        self.platform.compiling(tier.id(), true);
+        let c = tier.compile(self, func);
+        self.platform.compiling(tier.id(), false);
+        let c = c?;
         Ok(slot.get_or_init(|| c))
     }
 }

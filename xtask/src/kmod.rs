@@ -3,7 +3,7 @@
 //! 1. The runtime side, `kmod/rt` with feature `kernel`, as a `no_std` staticlib with Debian's
 //!    rustc (`-Zbuild-std=core,alloc`, static relocation model, kernel code model, `-Z plt=yes` so
 //!    that no call goes through the GOT), twice (see [`RT_VARIANTS`]): for the custom target
-//!    `kmod/rt/x86_64-kwasm-kernel-sse.json` (hard-float ABI, SSE2: the runtime's floats are SSE
+//!    `kmod/rt/x86_64-kwasm_sse-none.json` (hard-float ABI, SSE2: the runtime's floats are SSE
 //!    instructions; the glue runs every entry into it inside a kernel FPU section) and for
 //!    `x86_64-unknown-none` (soft-float: never touches FPU registers; `fpu_mode=soft`).
 //! 2. Each: `ld -r --whole-archive` into one object, `.llvmbc`/`.llvmcmd` removed, every symbol
@@ -36,8 +36,11 @@ struct RtVariant {
 }
 
 /// The two runtimes in kwasm.ko; the glue picks one per open file by the `fpu_mode` knob.
+/// The SSE target's name must parse as a target triple (arch-vendor-os: a custom vendor
+/// `kwasm_sse`, OS `none`): cranelift-codegen's dependency target-lexicon parses `$TARGET` in its
+/// build script and panics on anything else (`x86_64-kwasm-kernel-sse` did).
 const RT_VARIANTS: &[RtVariant] = &[
-    RtVariant { target: "x86_64-kwasm-kernel-sse.json", object: "rt", api_prefix: "kwasm_rt_", sse: true },
+    RtVariant { target: "x86_64-kwasm_sse-none.json", object: "rt", api_prefix: "kwasm_rt_", sse: true },
     RtVariant { target: "x86_64-unknown-none", object: "rt_soft", api_prefix: "kwasm_rtsoft_", sse: false },
 ];
 

@@ -1,7 +1,7 @@
 //! The test VM: `cargo xtask vm-test` and `cargo xtask vm --add FILE… -- COMMAND…`.
 //!
 //! Both build kwasm.ko (and the kernel, cached), pack an initramfs (busybox-static, kwasm.ko, a
-//! generated `/init`, the test files) and boot it in QEMU (TCG, `-cpu max -m 1024`, 2 CPUs as two
+//! generated `/init`, the test files) and boot it in QEMU (TCG, `-cpu max -m 1536`, 2 CPUs as two
 //! sockets), reading the serial console line by line with a deadline per phase.
 //!
 //! - `vm-test` runs `kmod/tests/vm-test.sh`, which prints `KWASM-TEST <name> PASS|FAIL <detail>`
@@ -190,7 +190,10 @@ fn boot(
         // One socket per CPU: the kernel has no ACPI (tinyconfig), so it finds CPUs in SeaBIOS's
         // MP table, which lists only the first CPU of each package; plain `-smp 2` (two cores in
         // one socket) boots with a single CPU.
-        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-nographic", "-no-reboot"])
+        // 1.5 GiB: `kwasm run` and `kwasm wast` run on a 1 GiB thread stack (cli/src/wast.rs,
+        // SCRIPT_STACK_SIZE), which the overcommit heuristic refuses (EAGAIN) in 1 GiB; less than
+        // 1.83 GiB, so that grow.wasm's memory.grow still fails (vm-test grow_too_big_fails).
+        .args(["-accel", "tcg", "-cpu", "max", "-m", "1536", "-nographic", "-no-reboot"])
         .arg("-smp")
         .arg(format!("{smp},sockets={smp},cores=1,threads=1"))
         .arg("-kernel")
@@ -294,9 +297,9 @@ const GROW_WASM: &[u8] = &[
 ];
 
 /// The compute workloads (experiments/compute, quick inputs) with their user-mode outputs as
-/// the expected kernel-mode outputs: `/tests/workloads.txt` ("name arg"), `/tests/wasm/NAME.wasm`,
-/// `/tests/expect/NAME.out` and `NAME.status`. User mode runs the same runtime with the
-/// interpreter (`kwasm run --tier interp`).
+/// the expected kernel-mode outputs: `/tests/workloads.txt` ("name arg [needs]"),
+/// `/tests/wasm/NAME.wasm`, `/tests/expect/NAME.out` and `NAME.status`. User mode runs the same
+/// runtime with the interpreter (`kwasm run --tier interp`).
 fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
     let root = kernel::repo_root();
     p.say("workloads: experiments/build.sh + cargo build --release -p kwasm-cli (user-mode reference)");
@@ -312,11 +315,10 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('\t').collect();
         let (name, arg) = (f[0], f.get(2).copied().unwrap_or(""));
-        // Workloads that need SIMD (manifest column 5) are not part of the kernel-mode list yet:
-        // SIMD has not been run in kernel mode (user space tests them: cli/tests/workloads.rs).
-        if f.get(4).is_some_and(|needs| needs.split(',').any(|n| n.trim() == "simd")) {
-            continue;
-        }
+        // The optional `needs` column (`simd`) is passed on: vm-test.sh's default suite leaves
+        // such workloads out (SIMD in kernel mode is tested on the optimizing tier only, in the
+        // jit suite; the baseline tier has no SIMD).
+        let needs = f.get(4).copied().unwrap_or("").trim();
         let wasm = root.join(format!("experiments/build/wasm/{name}.wasm"));
         let out = Command::new(&kwasm)
             .args(["run", "--tier", "interp"])
@@ -331,7 +333,7 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
         files.push((exp.join(format!("{name}.out")), format!("/tests/expect/{name}.out")));
         files.push((exp.join(format!("{name}.status")), format!("/tests/expect/{name}.status")));
         files.push((wasm, format!("/tests/wasm/{name}.wasm")));
-        let _ = writeln!(list, "{name} {arg}");
+        let _ = writeln!(list, "{name} {arg} {needs}");
     }
     let list_path = dir.join("workloads.txt");
     fs::write(&list_path, list).map_err(|e| e.to_string())?;
@@ -388,6 +390,73 @@ fn wasi_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
 
 /// Float workloads and inputs for the FPU integrity test and the soft-float/SSE timing note.
 const FPU_WORKLOADS: &[(&str, &str)] = &[("nbody", "60"), ("matrix", "80")];
+
+/// Workloads and inputs the JIT suite times per tier (`jit_timing` notes): large enough for the
+/// optimizing tier's run to outweigh its compile time under TCG (~1-1.5 s per module), small
+/// enough for the interpreter (~2-4 s each in the VM).
+const TIMING_WORKLOADS: &[(&str, &str)] =
+    &[("nbody", "300"), ("matrix", "160"), ("primes", "1000000"), ("strfmt", "5000"), ("lz", "1000")];
+
+/// A module with a memory, for the check that `bounds_mode=guard` is refused in kernel mode.
+const GUARD_WAST: &str = "(module (memory 1) (func (export \"f\") (result i32) (i32.load (i32.const 0))))\n\
+                          (assert_return (invoke \"f\") (i32.const 0))\n";
+
+/// Files of the `jit` suite only: `/tests/timing-workloads.txt` with the user-mode outputs
+/// (`/tests/expect/timing-NAME.out`), `/tests/guard.wast`, and `/tests/spec-expect-TIER.txt`: the
+/// spec suite's summary lines in user space on each JIT tier, which kernel mode on that tier must
+/// reproduce exactly.
+fn jit_files(p: &Progress, dir: &Path, tiers: &[String]) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = kernel::repo_root();
+    let kwasm = target_root().join("release/kwasm");
+    let mut files = Vec::new();
+    let mut list = String::new();
+    for (name, arg) in TIMING_WORKLOADS {
+        let out = Command::new(&kwasm)
+            .args(["run", "--tier", "interp"])
+            .arg(root.join(format!("experiments/build/wasm/{name}.wasm")))
+            .arg(arg)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", kwasm.display()))?;
+        if !out.status.success() {
+            return Err(format!("timing workload {name} {arg} failed in user space: {}", out.status));
+        }
+        let f = dir.join(format!("expect/timing-{name}.out"));
+        fs::write(&f, &out.stdout).map_err(|e| e.to_string())?;
+        files.push((f, format!("/tests/expect/timing-{name}.out")));
+        let _ = writeln!(list, "{name} {arg}");
+    }
+    let list_path = dir.join("timing-workloads.txt");
+    fs::write(&list_path, list).map_err(|e| e.to_string())?;
+    files.push((list_path, "/tests/timing-workloads.txt".to_string()));
+    let guard = dir.join("guard.wast");
+    fs::write(&guard, GUARD_WAST).map_err(|e| e.to_string())?;
+    files.push((guard, "/tests/guard.wast".to_string()));
+    let suite = testsuite_dir();
+    let scripts = spec_scripts(&suite)?;
+    for tier in tiers {
+        let t = Instant::now();
+        let out = Command::new(&kwasm)
+            .args(["wast", "--tier", tier, "--skips"])
+            .arg(root.join("tests/spec-skips.txt"))
+            .args(scripts.iter().map(|s| suite.join(s)))
+            .current_dir(&suite)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", kwasm.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
+        let total = summary.last().copied().unwrap_or("");
+        if !out.status.success() || !total.starts_with("total (") {
+            return Err(format!("spec suite in user space on {tier} failed ({}): {total}", out.status));
+        }
+        p.say(format!("spec: user space on {tier}: {total} ({})", fmt_dur(t.elapsed())));
+        let f = dir.join(format!("spec-expect-{tier}.txt"));
+        fs::write(&f, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
+        files.push((f, format!("/tests/spec-expect-{tier}.txt")));
+    }
+    Ok(files)
+}
 
 /// The float-heavy spec scripts run once per `fpu_mode` in kernel mode.
 fn is_float_script(name: &str) -> bool {
@@ -544,6 +613,9 @@ pub fn vm_test(args: &[String]) -> Result<(), String> {
         "{INIT_PROLOGUE}timeout {} sh /tests/vm-test.sh $KWASM_SUITE\necho KWASM-SUITE-EXIT $?\nreboot -f\n",
         SUITE_TIMEOUT.as_secs()
     );
+    if !tiers.0.is_empty() {
+        files.extend(jit_files(&p, &dir, &tiers.0)?);
+    }
     let tier_list = dir.join("jit-tiers.txt");
     fs::write(&tier_list, tiers.0.join("\n") + "\n").map_err(|e| e.to_string())?;
     files.push((tier_list, "/tests/jit-tiers.txt".to_string()));

@@ -15,6 +15,10 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use kwasm_runtime::knobs::{Knob, KnobSpec, Knobs, KNOBS};
 
+/// The JIT compilers' emergency reserve (clean ENOMEM instead of a panic).
+#[cfg(any(feature = "optimizing", feature = "baseline"))]
+#[path = "compile_reserve.rs"]
+mod compile_reserve;
 /// sysfs statistics (global and per store).
 #[path = "stats.rs"]
 mod stats;
@@ -192,6 +196,8 @@ static HEAP_FAILURES: AtomicU64 = AtomicU64::new(0);
 ///   instantiated while memory is exhausted. The module's section vectors and the interpreter's
 ///   translation buffers are reserved fallibly before they are filled
 ///   (`Module::from_vec`'s `reserve`, the translator's `reserve_for_op`).
+/// - in a module built with JIT tiers, a large block a JIT compiler asks for while kvmalloc fails
+///   comes from the compile reserve, and the compile is then refused (`compile_reserve.rs`).
 const KWASM_NOFAIL_MAX: usize = 32 << 10;
 
 impl KernelAlloc {
@@ -211,6 +217,13 @@ impl KernelAlloc {
             if size <= KWASM_NOFAIL_MAX {
                 // SAFETY: as above; the glue checks size and alignment again.
                 p = unsafe { kwasm_kalloc_nofail(size, layout.align(), zero) };
+            } else {
+                // A JIT compiler's large block: from the reserve, if a compile is running (which
+                // then fails cleanly when it installs its code).
+                #[cfg(any(feature = "optimizing", feature = "baseline"))]
+                {
+                    p = compile_reserve::carve(layout, zero != 0);
+                }
             }
         }
         if !p.is_null() {
@@ -234,8 +247,38 @@ unsafe impl GlobalAlloc for KernelAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         HEAP_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        #[cfg(any(feature = "optimizing", feature = "baseline"))]
+        if compile_reserve::owns(ptr) {
+            compile_reserve::release(ptr, layout.size());
+            return;
+        }
         // SAFETY: `ptr` came from `kwasm_kalloc` (GlobalAlloc contract).
         unsafe { kwasm_kfree(ptr) }
+    }
+
+    /// The default (allocate, copy, free), except that a block of the compile reserve at the
+    /// pool's top grows in place.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(any(feature = "optimizing", feature = "baseline"))]
+        if compile_reserve::owns(ptr) && compile_reserve::grow_in_place(ptr, layout.size(), new_size) {
+            let now = HEAP_BYTES.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+            return ptr;
+        }
+        // SAFETY: the caller guarantees (GlobalAlloc contract) that `new_size`, rounded up to
+        // `layout.align()`, does not overflow isize, and the alignment is that of a valid layout.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: `new_layout` has a non-zero size (GlobalAlloc contract for realloc).
+        let new_ptr = unsafe { self.alloc(new_layout) };
+        if !new_ptr.is_null() {
+            // SAFETY: both blocks are valid for the smaller of the two sizes and do not overlap
+            // (the new one is fresh); `ptr` is then freed with its own layout.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new_ptr
     }
 }
 
@@ -272,6 +315,7 @@ const EBADF: c_int = 9;
 const ENOEXEC: c_int = 8;
 const ENOENT: c_int = 2;
 const ENOTDIR: c_int = 20;
+const EOPNOTSUPP: c_int = 95;
 
 /// Largest module accepted by LOAD.
 const MAX_WASM_BYTES: u64 = 256 << 20;
@@ -331,9 +375,22 @@ fn errno_from_kernel(e: c_long) -> Errno {
 impl Platform for KernelPlatform {
     /// JIT code memory from the glue (execmem_alloc, then set_memory_rox: W^X), as in the C
     /// test host; without a JIT tier built in, the default refusal.
+    /// Refused while the compile reserve is in use: the code was compiled on emergency memory
+    /// (a large allocation failed), and refusing it frees that memory and gives a clean
+    /// out-of-memory error.
     #[cfg(any(feature = "optimizing", feature = "baseline"))]
     fn alloc_exec(&self, len: usize) -> Result<kwasm_runtime::platform::ExecRegion, Errno> {
+        if compile_reserve::in_use() {
+            return Err(wasi::errno::NOMEM);
+        }
         crate::jit::HostExecPlatform.alloc_exec(len)
+    }
+
+    #[cfg(any(feature = "optimizing", feature = "baseline"))]
+    fn compiling(&self, tier: kwasm_runtime::tier::TierId, active: bool) {
+        if tier != kwasm_runtime::tier::TierId::Interp {
+            compile_reserve::compiling(active);
+        }
     }
 
     #[cfg(any(feature = "optimizing", feature = "baseline"))]
@@ -844,9 +901,15 @@ pub unsafe extern "C" fn kwasm_rt_instance_free(inst: *mut c_void) {
 }
 
 /// The knobs a LOAD or SESSION starts with: the sysfs values, with the caller's memory cap (only
-/// ever lower) and fuel. The caller checks the tier with [`run_tier`].
+/// ever lower) and fuel. The caller checks the tier with [`run_tier`]. `bounds_mode=guard` is
+/// refused with `EOPNOTSUPP`: guard regions need the faults of compiled code turned into traps,
+/// which a module cannot do (no exception-table fixups for JIT code; see kmod/README.md), so the
+/// kernel uses explicit bounds checks only.
 fn run_knobs(max_memory_pages: u64, fuel: u64) -> Result<Knobs, c_int> {
     let mut knobs = current_knobs();
+    if kwasm_runtime::knobs::BOUNDS_MODES[knobs.get(Knob::BoundsMode) as usize] != "explicit" {
+        return Err(-EOPNOTSUPP);
+    }
     if max_memory_pages != 0 {
         let cap = max_memory_pages.min(knobs.get(Knob::MaxMemoryPages));
         knobs.set(Knob::MaxMemoryPages, cap).map_err(|_| -EINVAL)?;
@@ -885,11 +948,26 @@ fn run_tier(knobs: &mut Knobs) -> Result<Arc<dyn kwasm_runtime::Tier>, c_int> {
         }
         #[cfg(feature = "optimizing")]
         "optimizing" => {
+            if !cpu_has_x86_64_v2() {
+                return Err(-EOPNOTSUPP);
+            }
             fit_stack(knobs, kwasm_optimizing::STACK_BYTES_PER_CALL)?;
             Ok(Arc::new(kwasm_optimizing::OptimizingTier::new()))
         }
         _ => Err(-EINVAL),
     }
+}
+
+/// Whether this CPU has what the optimizing tier's code assumes (x86-64-v2: SSE3, SSSE3,
+/// SSE4.1, SSE4.2, POPCNT, CMPXCHG16B; `tiers/optimizing/src/isa.rs`). User space asks `std`;
+/// here CPUID leaf 1 is read directly (the flags are the same on every CPU of a machine), so a
+/// LOAD or SESSION on an older CPU gets `EOPNOTSUPP` instead of an invalid-opcode oops.
+#[cfg(feature = "optimizing")]
+fn cpu_has_x86_64_v2() -> bool {
+    const ECX_V2: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 23);
+    // CPUID leaf 1 exists on every x86-64 CPU; reading it has no side effects.
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    leaf1.ecx & ECX_V2 == ECX_V2
 }
 
 /// ABI 2: a store per open file in which modules are compiled, instantiated and called.
