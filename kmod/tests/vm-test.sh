@@ -87,6 +87,28 @@ fpu_spec() {
     done
 }
 
+# spec_simd: the fixed-width SIMD spec scripts in kernel mode on the interpreter, in the default
+# fpu_mode (the SSE runtime) and in soft (the soft-float runtime: float lanes through
+# compiler_builtins); per-file counts must equal user space's.
+spec_simd() {
+    modes="$1"; [ "$1" != soft ] && modes="$1 soft"
+    for mode in $modes; do
+        $H write $SYS/fpu_mode $mode > /dev/null
+        t0=$(date +%s)
+        (cd /tests/testsuite && timeout 900 kwasm wast --loader kernel --skips /tests/spec-skips.txt $(cat /tests/spec-simd-files.txt)) > /tmp/sspec.out 2> /tmp/sspec.err
+        st=$?
+        grep -v '^  ' /tmp/sspec.out > /tmp/sspec.summary
+        total=$(tail -1 /tmp/sspec.summary)
+        echo "KWASM-NOTE SIMD spec scripts in kernel mode ($mode): $total ($(($(date +%s) - t0)) s); user space: $(tail -1 /tests/spec-simd-expect.txt)"
+        if [ "$st" = 0 ] && cmp -s /tmp/sspec.summary /tests/spec-simd-expect.txt; then
+            pass "spec_simd:$mode" "$total, every file's counts equal user space's, $(($(date +%s) - t0)) s"
+        else
+            fail "spec_simd:$mode" "status $st; $total; $(diff /tests/spec-simd-expect.txt /tmp/sspec.summary | grep '^[-+][^-+]' | head -4 | tr '\n' '|') $(grep '^  FAIL' /tmp/sspec.out | head -3 | tr '\n' '|') $(head -c 200 /tmp/sspec.err)"
+        fi
+    done
+    $H write $SYS/fpu_mode "$1" > /dev/null
+}
+
 # fpu_timing: each float workload once per mode, alone; kernel run time (RUN ioctl) as a note.
 fpu_timing() {
     while read -r name arg; do
@@ -359,8 +381,8 @@ done < /tests/knobs.txt
 # calling task, stdout/stderr written by the kernel to our fds) and must print exactly what user
 # mode printed, with the same exit status.
 HR="timeout 600 /tests/vmhelper"
+# Workloads that need SIMD run too: the kernel's interpreter implements it.
 while read -r name arg needs; do
-    [ -n "$needs" ] && continue # e.g. simd: only the optimizing tier runs it (the jit suite)
     $HR run /tests/wasm/$name.wasm $arg > /tmp/$name.out 2> /tmp/$name.err < /dev/null
     st=$?
     want=$(cat /tests/expect/$name.status)
@@ -375,7 +397,6 @@ done < /tests/workloads.txt
 # The kwasm CLI itself: `kwasm run --loader kernel` prints exactly what `kwasm run` prints.
 if [ -e /tests/cli-kernel-loader ]; then
     while read -r name arg needs; do
-        [ -n "$needs" ] && continue
         timeout 600 kwasm run --loader kernel /tests/wasm/$name.wasm $arg > /tmp/$name.kout 2> /tmp/$name.kerr < /dev/null
         st=$?
         want=$(cat /tests/expect/$name.status)
@@ -512,6 +533,7 @@ expect spec_instances_released 0 "$($H read $SYS/stats/instances_live)"
 default_fpu=$($H read $SYS/fpu_mode)
 fpu_integrity "smp$(grep -c ^processor /proc/cpuinfo)" 10
 fpu_spec "$default_fpu"
+spec_simd "$default_fpu"
 fpu_timing
 $H write $SYS/fpu_mode "$default_fpu" > /dev/null
 expect fpu_instances_released 0 "$($H read $SYS/stats/instances_live)"

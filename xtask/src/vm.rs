@@ -315,9 +315,9 @@ fn workload_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, St
     for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('\t').collect();
         let (name, arg) = (f[0], f.get(2).copied().unwrap_or(""));
-        // The optional `needs` column (`simd`) is passed on: vm-test.sh's default suite leaves
-        // such workloads out (SIMD in kernel mode is tested on the optimizing tier only, in the
-        // jit suite; the baseline tier has no SIMD).
+        // The optional `needs` column (`simd`) is passed on: the default suite runs such
+        // workloads on the kernel's interpreter (which implements SIMD); the jit suite runs them
+        // on the optimizing tier only (the baseline tier has no SIMD).
         let needs = f.get(4).copied().unwrap_or("").trim();
         let wasm = root.join(format!("experiments/build/wasm/{name}.wasm"));
         let out = Command::new(&kwasm)
@@ -492,20 +492,36 @@ fn spec_scripts(suite: &Path) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// The spec suite for kernel mode: the scripts under `/tests/testsuite/` (so that report names
-/// and the skip list match user space), `/tests/spec-files.txt`, `/tests/spec-skips.txt`, and
-/// `/tests/spec-expect.txt`: the per-file and total summary lines of the same scripts run in user
-/// space with the interpreter (`kwasm wast`), which kernel mode must reproduce exactly.
-fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    let root = kernel::repo_root();
-    let suite = testsuite_dir();
-    let scripts = spec_scripts(&suite)?;
+/// The fixed-width SIMD scripts (`simd_*.wast` at the top of the testsuite), sorted. The kernel
+/// runs them on the interpreter only (their own list, so the JIT tiers' spec run is unchanged).
+fn simd_scripts(suite: &Path) -> Result<Vec<String>, String> {
+    let rd =
+        fs::read_dir(suite).map_err(|e| format!("spec testsuite: {}: {e} (set KWASM_TESTSUITE)", suite.display()))?;
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".wast") && n.starts_with("simd_"))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("no simd_*.wast in {}", suite.display()));
+    }
+    Ok(names)
+}
+
+/// The summary lines (per file, then the total) of `scripts` run in user space with the
+/// interpreter; an error if anything failed.
+fn user_space_summary(
+    p: &Progress,
+    what: &str,
+    suite: &Path,
+    scripts: &[String],
+    skips: &Path,
+) -> Result<String, String> {
     let kwasm = target_root().join("release/kwasm");
-    let skips = root.join("tests/spec-skips.txt");
     let t = Instant::now();
     let out = Command::new(&kwasm)
         .args(["wast", "--tier", "interp", "--skips"])
-        .arg(&skips)
+        .arg(skips)
         .args(scripts.iter().map(|s| suite.join(s)))
         .stdin(Stdio::null())
         .output()
@@ -514,9 +530,24 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
     let summary: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
     let total = summary.last().copied().unwrap_or("");
     if !out.status.success() || !total.starts_with("total (") {
-        return Err(format!("spec suite in user space failed ({}): {total}", out.status));
+        return Err(format!("{what} in user space failed ({}): {total}", out.status));
     }
-    p.say(format!("spec: user space {total} ({})", fmt_dur(t.elapsed())));
+    p.say(format!("{what}: user space {total} ({})", fmt_dur(t.elapsed())));
+    Ok(summary.join("\n") + "\n")
+}
+
+/// The spec suite for kernel mode: the scripts under `/tests/testsuite/` (so that report names
+/// and the skip list match user space), `/tests/spec-files.txt`, `/tests/spec-skips.txt`, and
+/// `/tests/spec-expect.txt`: the per-file and total summary lines of the same scripts run in user
+/// space with the interpreter (`kwasm wast`), which kernel mode must reproduce exactly. The SIMD
+/// scripts come with their own `/tests/spec-simd-files.txt` and `/tests/spec-simd-expect.txt`.
+fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = kernel::repo_root();
+    let suite = testsuite_dir();
+    let scripts = spec_scripts(&suite)?;
+    let skips = root.join("tests/spec-skips.txt");
+    let summary_text = user_space_summary(p, "spec", &suite, &scripts, &skips)?;
+    let summary: Vec<&str> = summary_text.lines().collect();
     let expect = dir.join("spec-expect.txt");
     fs::write(&expect, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
     let list = dir.join("spec-files.txt");
@@ -536,14 +567,21 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
         .map_err(|e| e.to_string())?;
     let float_expect_path = dir.join("spec-float-expect.txt");
     fs::write(&float_expect_path, float_expect.join("\n") + "\n").map_err(|e| e.to_string())?;
+    let simd = simd_scripts(&suite)?;
+    let simd_expect = dir.join("spec-simd-expect.txt");
+    fs::write(&simd_expect, user_space_summary(p, "spec SIMD", &suite, &simd, &skips)?).map_err(|e| e.to_string())?;
+    let simd_list = dir.join("spec-simd-files.txt");
+    fs::write(&simd_list, simd.join("\n") + "\n").map_err(|e| e.to_string())?;
     let mut files = vec![
+        (simd_list, "/tests/spec-simd-files.txt".to_string()),
+        (simd_expect, "/tests/spec-simd-expect.txt".to_string()),
         (float_list, "/tests/spec-float-files.txt".to_string()),
         (float_expect_path, "/tests/spec-float-expect.txt".to_string()),
         (expect, "/tests/spec-expect.txt".to_string()),
         (list, "/tests/spec-files.txt".to_string()),
         (skips, "/tests/spec-skips.txt".to_string()),
     ];
-    files.extend(scripts.iter().map(|s| (suite.join(s), format!("/tests/testsuite/{s}"))));
+    files.extend(scripts.iter().chain(&simd).map(|s| (suite.join(s), format!("/tests/testsuite/{s}"))));
     Ok(files)
 }
 
