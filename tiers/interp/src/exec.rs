@@ -686,20 +686,32 @@ fn call_host(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize) -> Result<(*m
     let args: Vec<u64> = ex.stack[new_base..new_base + np].to_vec();
     let mut res = vec![0u64; nr];
     let inst = ex.inst;
-    if let Err(mut t) = store.call_host(addr, Some(inst), &args, &mut res) {
-        if t.func.is_none() && !matches!(t.kind, TrapKind::Exit(_)) {
-            let f = cx.f();
-            t.func = Some(f.func_index);
-            t.offset = Some(offset_at(f, ip));
-        }
-        return Err(cx.fail(t));
+    if let Err(t) = store.call_host(addr, Some(inst), &args, &mut res) {
+        return Err(call_trap_at(cx, ip, t));
     }
+    Ok(after_call(cx, new_base, &res))
+}
+
+/// A trap from a call made at `ip`: located at the call site if the callee gave no location
+/// (host functions, runtime errors); `proc_exit` carries none.
+fn call_trap_at(cx: &mut Cx, ip: Ip, mut t: Trap) -> Exit {
+    if t.func.is_none() && !matches!(t.kind, TrapKind::Exit(_)) {
+        let f = cx.f();
+        t.func = Some(f.func_index);
+        t.offset = Some(offset_at(f, ip));
+    }
+    cx.fail(t)
+}
+
+/// Puts a finished call's results at frame slot `new_base` and returns the refreshed (bp, mem,
+/// mem_len): the callee may have grown memory or changed globals' storage.
+fn after_call(cx: &mut Cx, new_base: usize, res: &[u64]) -> (*mut u64, *mut u8, usize) {
     let (ex, store) = cx.both();
-    ex.stack[new_base..new_base + nr].copy_from_slice(&res);
+    ex.stack[new_base..new_base + res.len()].copy_from_slice(res);
     ex.globals = Globals::of(store, ex.inst);
     let bp = ex.stack.as_mut_ptr().wrapping_add(ex.base);
     let (mem, len) = memory_of(store, ex.inst);
-    Ok((bp, mem, len))
+    (bp, mem, len)
 }
 
 /// Calls wasm function `addr`, which the tier manager runs in a compiled tier, with its
@@ -718,20 +730,10 @@ fn call_compiled(cx: &mut Cx, ip: Ip, addr: FuncAddr, new_base: usize) -> Result
     ex.flush_fuel(store);
     let r = kwasm_runtime::tiering::call_compiled(store, addr, &args, &mut res);
     let r = r.and_then(|()| ex.refuel(store).map_err(Trap::new));
-    if let Err(mut t) = r {
-        if t.func.is_none() && !matches!(t.kind, TrapKind::Exit(_)) {
-            let f = cx.f();
-            t.func = Some(f.func_index);
-            t.offset = Some(offset_at(f, ip));
-        }
-        return Err(cx.fail(t));
+    if let Err(t) = r {
+        return Err(call_trap_at(cx, ip, t));
     }
-    let (ex, store) = cx.both();
-    ex.stack[new_base..new_base + nr].copy_from_slice(&res);
-    ex.globals = Globals::of(store, ex.inst);
-    let bp = ex.stack.as_mut_ptr().wrapping_add(ex.base);
-    let (mem, len) = memory_of(store, ex.inst);
-    Ok((bp, mem, len))
+    Ok(after_call(cx, new_base, &res))
 }
 
 /// The function a `call_indirect` reaches, after its checks.
