@@ -435,24 +435,16 @@ fn jit_files(p: &Progress, dir: &Path, tiers: &[String]) -> Result<Vec<(PathBuf,
     let suite = testsuite_dir();
     let scripts = spec_scripts(&suite)?;
     for tier in tiers {
-        let t = Instant::now();
-        let out = Command::new(&kwasm)
-            .args(["wast", "--tier", tier, "--skips"])
-            .arg(root.join("tests/spec-skips.txt"))
-            .args(scripts.iter().map(|s| suite.join(s)))
-            .current_dir(&suite)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("{}: {e}", kwasm.display()))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let summary: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
-        let total = summary.last().copied().unwrap_or("");
-        if !out.status.success() || !total.starts_with("total (") {
-            return Err(format!("spec suite in user space on {tier} failed ({}): {total}", out.status));
-        }
-        p.say(format!("spec: user space on {tier}: {total} ({})", fmt_dur(t.elapsed())));
+        let summary = user_space_summary(
+            p,
+            &format!("spec on {tier}"),
+            tier,
+            &suite,
+            &scripts,
+            &root.join("tests/spec-skips.txt"),
+        )?;
         let f = dir.join(format!("spec-expect-{tier}.txt"));
-        fs::write(&f, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
+        fs::write(&f, summary).map_err(|e| e.to_string())?;
         files.push((f, format!("/tests/spec-expect-{tier}.txt")));
     }
     Ok(files)
@@ -508,11 +500,12 @@ fn simd_scripts(suite: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// The summary lines (per file, then the total) of `scripts` run in user space with the
-/// interpreter; an error if anything failed.
+/// The summary lines (per file, then the total) of `scripts` run in user space on `tier`, which
+/// kernel mode must reproduce exactly; an error if anything failed.
 fn user_space_summary(
     p: &Progress,
     what: &str,
+    tier: &str,
     suite: &Path,
     scripts: &[String],
     skips: &Path,
@@ -520,9 +513,10 @@ fn user_space_summary(
     let kwasm = target_root().join("release/kwasm");
     let t = Instant::now();
     let out = Command::new(&kwasm)
-        .args(["wast", "--tier", "interp", "--skips"])
+        .args(["wast", "--tier", tier, "--skips"])
         .arg(skips)
         .args(scripts.iter().map(|s| suite.join(s)))
+        .current_dir(suite)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("{}: {e}", kwasm.display()))?;
@@ -546,7 +540,7 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
     let suite = testsuite_dir();
     let scripts = spec_scripts(&suite)?;
     let skips = root.join("tests/spec-skips.txt");
-    let summary_text = user_space_summary(p, "spec", &suite, &scripts, &skips)?;
+    let summary_text = user_space_summary(p, "spec", "interp", &suite, &scripts, &skips)?;
     let summary: Vec<&str> = summary_text.lines().collect();
     let expect = dir.join("spec-expect.txt");
     fs::write(&expect, summary.join("\n") + "\n").map_err(|e| e.to_string())?;
@@ -569,7 +563,8 @@ fn spec_files(p: &Progress, dir: &Path) -> Result<Vec<(PathBuf, String)>, String
     fs::write(&float_expect_path, float_expect.join("\n") + "\n").map_err(|e| e.to_string())?;
     let simd = simd_scripts(&suite)?;
     let simd_expect = dir.join("spec-simd-expect.txt");
-    fs::write(&simd_expect, user_space_summary(p, "spec SIMD", &suite, &simd, &skips)?).map_err(|e| e.to_string())?;
+    fs::write(&simd_expect, user_space_summary(p, "spec SIMD", "interp", &suite, &simd, &skips)?)
+        .map_err(|e| e.to_string())?;
     let simd_list = dir.join("spec-simd-files.txt");
     fs::write(&simd_list, simd.join("\n") + "\n").map_err(|e| e.to_string())?;
     let mut files = vec![
