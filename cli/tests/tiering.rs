@@ -194,26 +194,34 @@ fn a_tier_that_cannot_compile_a_function_is_skipped_not_an_error() {
     assert!(s.tiering.refusals >= 1);
 }
 
-#[test]
-fn recursion_across_tiers_is_bounded_like_a_single_tier_run() {
-    // Two functions calling each other forever, one interpreted and one compiled.
+/// Runs two functions calling each other forever, `a` interpreted and `b` in each compiled tier,
+/// on a thread with `thread_stack` bytes, with `knobs` and the store told it has
+/// `native_stack` bytes; each run must trap "call stack exhausted" (not overflow the thread).
+fn assert_mutual_recursion_is_bounded(knobs: &[&str], native_stack: Option<u64>, thread_stack: usize) {
     let wat = r#"(module
         (func $a (export "a") (param i64) (result i64) (i64.add (i64.const 1) (call $b (local.get 0))))
         (func $b (param i64) (result i64) (i64.add (i64.const 1) (call $a (local.get 0)))))"#;
-    // Interpreter activations between compiled frames use native stack: a thread with room.
+    let knobs: Vec<&str> =
+        knobs.iter().copied().chain(["baseline_threshold=1000000", "optimizing_threshold=1000000"]).collect();
     let run = || {
         for t in [TierId::Baseline, TierId::Optimizing] {
-            let (mut s, inst) = managed_store(
-                &["max_call_depth=500", "baseline_threshold=1000000", "optimizing_threshold=1000000"],
-                wat,
-            );
+            let (mut s, inst) = managed_store(&knobs, wat);
+            s.tiering.native_stack_bytes = native_stack;
             let a = func(&s, inst, "a");
             tiering::place(&mut s, a + 1, t).unwrap();
             let trap = s.call(a, &[Val::I64(0)]).unwrap_err();
             assert_eq!(trap.kind, TrapKind::CallStackExhausted, "{t:?}");
         }
     };
-    std::thread::Builder::new().stack_size(256 << 20).spawn(run).unwrap().join().unwrap();
+    std::thread::scope(|sc| {
+        std::thread::Builder::new().stack_size(thread_stack).spawn_scoped(sc, run).unwrap().join().unwrap()
+    });
+}
+
+#[test]
+fn recursion_across_tiers_is_bounded_like_a_single_tier_run() {
+    // Interpreter activations between compiled frames use native stack: a thread with room.
+    assert_mutual_recursion_is_bounded(&["max_call_depth=500"], None, 256 << 20);
 }
 
 #[test]
@@ -221,20 +229,7 @@ fn a_declared_native_stack_bounds_mixed_recursion_below_max_call_depth() {
     // The default max_call_depth would allow ~320 MiB of mixed stack; this thread has 32 MiB.
     // Told so (as `kwasm run` does when the system refuses a big stack), the manager traps
     // "call stack exhausted" instead of overflowing the thread's stack.
-    let wat = r#"(module
-        (func $a (export "a") (param i64) (result i64) (i64.add (i64.const 1) (call $b (local.get 0))))
-        (func $b (param i64) (result i64) (i64.add (i64.const 1) (call $a (local.get 0)))))"#;
-    let run = || {
-        for t in [TierId::Baseline, TierId::Optimizing] {
-            let (mut s, inst) = managed_store(&["baseline_threshold=1000000", "optimizing_threshold=1000000"], wat);
-            s.tiering.native_stack_bytes = Some(8 << 20);
-            let a = func(&s, inst, "a");
-            tiering::place(&mut s, a + 1, t).unwrap();
-            let trap = s.call(a, &[Val::I64(0)]).unwrap_err();
-            assert_eq!(trap.kind, TrapKind::CallStackExhausted, "{t:?}");
-        }
-    };
-    std::thread::Builder::new().stack_size(32 << 20).spawn(run).unwrap().join().unwrap();
+    assert_mutual_recursion_is_bounded(&[], Some(8 << 20), 32 << 20);
 }
 
 #[test]
